@@ -1,0 +1,1 @@
+"""The event-sourcing kernel every diary service is built on, written once."""

@@ -1,0 +1,9 @@
+"""Event contracts of the diary platform.
+
+Importing this package registers every event type so that consumers can decode them by name.
+"""
+
+from diary_events import gradebook as gradebook
+from diary_events.base import DomainEvent, event_class_for, registered_events
+
+__all__ = ["DomainEvent", "event_class_for", "gradebook", "registered_events"]

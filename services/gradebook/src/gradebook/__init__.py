@@ -1,0 +1,1 @@
+"""Gradebook service: the class journal teachers keep and the diary parents read."""

@@ -1,0 +1,1 @@
+"""Adapters between the domain and PostgreSQL / Kafka."""

@@ -1,0 +1,1 @@
+"""The school domain of the class journal: decisions without I/O."""

@@ -1,0 +1,1 @@
+"""Command handlers: load, decide, save in one unit of work."""
