@@ -19,7 +19,8 @@ class DomainEvent(BaseModel):
     A breaking change to a payload is a new class with the next version suffix, never an edit.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Tolerant reader: a consumer ignores fields added by a newer producer of the same version.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     topic: ClassVar[str]

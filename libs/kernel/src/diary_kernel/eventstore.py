@@ -70,10 +70,15 @@ START = LogCheckpoint()
 
 
 class EventStore:
-    """Append and read event streams; `source` is this service's CloudEvents source."""
+    """Append and read event streams; `source` is this service's CloudEvents source.
 
-    def __init__(self, source: str) -> None:
+    `topic_prefix` namespaces the topics events are published to (an environment sharing a
+    cluster, or a test), without changing the contracts' topic names.
+    """
+
+    def __init__(self, source: str, *, topic_prefix: str = "") -> None:
         self.source = source
+        self.topic_prefix = topic_prefix
 
     async def append(
         self,
@@ -143,7 +148,7 @@ class EventStore:
             "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
             [
                 (
-                    event.topic,
+                    self.topic_prefix + event.topic,
                     stream_id.encode(),
                     envelope.body(),
                     dict((name, value.decode()) for name, value in envelope.kafka_headers()),

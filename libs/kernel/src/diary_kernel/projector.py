@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from diary_kernel import metrics
 from diary_kernel.db import Connection, Pool
 from diary_kernel.envelope import Envelope, MalformedEvent
-from diary_kernel.topics import TopicSpec, dead_letter_topic
+from diary_kernel.topics import TopicSpec, dead_letter_topic, partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,17 @@ class ProjectorRunner:
         max_attempts: int = 3,
         retry_delay: float = 0.2,
         batch_size: int = 500,
+        topic_prefix: str = "",
     ) -> None:
         self.projection = projection
+        self.group_id = topic_prefix + projection.name
+        self.topics = [topic_prefix + topic for topic in projection.topics]
         self._pool = pool
         self._bootstrap = bootstrap_servers
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._batch_size = batch_size
-        self.dead_letter = dead_letter_topic(projection.name)
+        self.dead_letter = dead_letter_topic(self.group_id)
         self._next_offsets: dict[TopicPartition, int] = {}
 
     def topic_specs(self) -> list[TopicSpec]:
@@ -73,11 +77,11 @@ class ProjectorRunner:
 
     async def run(self, stopping: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until `stopping` is set."""
-        consumer = self._consumer(group_id=self.projection.name)
+        consumer = self._consumer(group_id=self.group_id)
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
         await producer.start()
         await consumer.start()
-        consumer.subscribe(list(self.projection.topics))
+        consumer.subscribe(self.topics)
         try:
             if ready is not None:
                 ready.set()
@@ -104,17 +108,15 @@ class ProjectorRunner:
             for table in self.projection.tables:
                 await conn.execute(f"TRUNCATE {table}")
             await conn.execute("DELETE FROM processed_events WHERE projection = $1", self.projection.name)
-        consumer = self._consumer(group_id=self.projection.name)
+        consumer = self._consumer(group_id=self.group_id)
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
         await consumer.start()
         await producer.start()
         applied = 0
         try:
-            partitions = [
-                TopicPartition(topic, partition)
-                for topic in self.projection.topics
-                for partition in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
+            partitions = await partitions_of(self._bootstrap, self.topics)
+            if not partitions:
+                raise LookupError(f"topics {self.topics} do not exist: nothing to rebuild from")
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
@@ -129,8 +131,16 @@ class ProjectorRunner:
                 for tp in list(remaining):
                     if await consumer.position(tp) >= end[tp]:
                         remaining.discard(tp)
-            if partitions:
+            try:
                 await consumer.commit({tp: end[tp] for tp in partitions})
+            except KafkaError as exc:
+                # The group still has a member (a projector killed moments ago): the live
+                # projector will re-read from its older offsets and skip what the rebuilt inbox
+                # already holds, so this only costs a re-read.
+                log.warning(
+                    "rebuild could not move the live group's offsets",
+                    extra={"projection": self.projection.name, "error": repr(exc)},
+                )
         finally:
             await consumer.stop()
             await producer.stop()

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -60,18 +60,21 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.store = EventStore(source=f"/diary/{self.definition.name}")
+        self.store = EventStore(
+            source=f"/diary/{self.definition.name}", topic_prefix=self.settings.kafka_topic_prefix
+        )
 
     async def start(self) -> None:
         s = self.settings
         self.pool = await create_pool(s.database_url, max_size=s.db_pool_size)
         await migrate(self.pool, [*kernel_migrations(), *self.definition.migrations])
         self.projectors = [
-            ProjectorRunner(p, self.pool, s.kafka_bootstrap_servers) for p in self.definition.projections
+            ProjectorRunner(p, self.pool, s.kafka_bootstrap_servers, topic_prefix=s.kafka_topic_prefix)
+            for p in self.definition.projections
         ]
         specs = [
-            *self.definition.topics,
-            *(spec for r in self.projectors for spec in r.topic_specs()),
+            *(replace(spec, name=s.kafka_topic_prefix + spec.name) for spec in self.definition.topics),
+            *(spec for runner in self.projectors for spec in runner.topic_specs()),
         ]
         await ensure_topics(s.kafka_bootstrap_servers, specs)
         self.producer = idempotent_producer(s.kafka_bootstrap_servers)
@@ -135,6 +138,28 @@ class ServiceRuntime:
                     delay = min(delay * 2, 10.0)
 
         self._tasks.append(asyncio.create_task(supervised(), name=name))
+
+
+async def rebuild_read_models(
+    definition: ServiceDefinition, settings: ServiceSettings, only: str | None = None
+) -> dict[str, int]:
+    """Replay a service's projections from its topics (the service stopped); events applied."""
+    pool = await create_pool(settings.database_url)
+    try:
+        await migrate(pool, [*kernel_migrations(), *definition.migrations])
+        applied = {}
+        for projection in definition.projections:
+            if only and projection.name != only:
+                continue
+            runner = ProjectorRunner(
+                projection, pool, settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix
+            )
+            applied[projection.name] = await runner.rebuild()
+        if only and not applied:
+            raise LookupError(f"no projection named {only!r}")
+        return applied
+    finally:
+        await pool.close()
 
 
 class _RequestContext(BaseHTTPMiddleware):

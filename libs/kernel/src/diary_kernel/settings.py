@@ -12,7 +12,7 @@ class ServiceSettings(BaseSettings):
     The Kafka address is shared by all services, so it is also read without the prefix.
     """
 
-    model_config = SettingsConfigDict(env_prefix="DIARY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DIARY_", extra="ignore", populate_by_name=True)
 
     service_name: str = "diary"
     database_url: str = Field(
@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092",
         validation_alias=AliasChoices("DIARY_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_topic_prefix: str = Field(
+        "",
+        validation_alias=AliasChoices("DIARY_KAFKA_TOPIC_PREFIX", "KAFKA_TOPIC_PREFIX"),
+        description="Namespace for every topic and consumer group (shared clusters, tests).",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -7,9 +7,9 @@ import asyncio
 
 import uvicorn
 
-from diary_kernel.db import create_pool, kernel_migrations, migrate
 from diary_kernel.logs import configure_logging
-from diary_kernel.projector import ProjectorRunner
+from diary_kernel.service import rebuild_read_models
+from gradebook.entrypoints import demo
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +20,13 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="HTTP API, outbox relay and projectors")
     rebuild = commands.add_parser("rebuild", help="replay read models from the topics")
     rebuild.add_argument("projection", nargs="?", help="one projection by name (default: all)")
+    demo_parser = commands.add_parser("demo", help="record demo marks through a running service")
+    demo_parser.add_argument("--url", default="http://127.0.0.1:8101")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        created = demo.load(args.url)
+        print(f"demo data: {created} new marks for pupil {demo.DEMO_PUPIL}")
+        return
 
     settings = GradebookSettings()
     configure_logging(settings.service_name, settings.log_level)
@@ -34,17 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
 
-    async def replay() -> None:
-        service = definition()
-        pool = await create_pool(settings.database_url)
-        try:
-            await migrate(pool, [*kernel_migrations(), *service.migrations])
-            for projection in service.projections:
-                if args.projection and projection.name != args.projection:
-                    continue
-                applied = await ProjectorRunner(projection, pool, settings.kafka_bootstrap_servers).rebuild()
-                print(f"{projection.name}: {applied} events applied")
-        finally:
-            await pool.close()
+    for name, applied in asyncio.run(rebuild_read_models(definition(), settings, args.projection)).items():
+        print(f"{name}: {applied} events applied")
 
-    asyncio.run(replay())
+
+if __name__ == "__main__":
+    main()
