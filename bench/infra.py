@@ -30,6 +30,7 @@ def bench_infra() -> Iterator[BenchInfra]:
         yield BenchInfra(kafka, postgres, "servers named by DIARY_BENCH_* variables")
         return
     state = Path(tempfile.mkdtemp(prefix="diary-bench-"))
+    state.chmod(0o755)  # so the postgres system user can reach its data directory
     kafka_port, controller_port, pg_port = _process.free_ports(3)
     # Not throwaway: durable PostgreSQL settings, as in production, so figures mean something.
     infra = LocalInfra.from_settings(InfraSettings(state, kafka_port, controller_port, pg_port))

@@ -44,7 +44,18 @@ class RejectedEvent(MalformedEvent):
     """A well-formed event the projection refuses (e.g. refers to something it never saw)."""
 
 
-_TRANSIENT = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, asyncio.TimeoutError)
+_TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
+
+_BatchOutcome = tuple[int, int, list[tuple[ConsumerRecord[Any, Any], Exception]]]
+"""Applied, duplicates, and the poison records with their errors."""
 
 
 class ProjectorRunner:
@@ -88,8 +99,7 @@ class ProjectorRunner:
             while not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._handle(record, producer)
+                    await self._apply_batch(records, producer)
                     await consumer.commit({tp: records[-1].offset + 1})
                     self._next_offsets[tp] = records[-1].offset + 1
                 self._report_lag(consumer)
@@ -124,10 +134,7 @@ class ProjectorRunner:
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        if record.offset >= end[tp]:
-                            break
-                        applied += await self._handle(record, producer)
+                    applied += await self._apply_batch([r for r in records if r.offset < end[tp]], producer)
                 for tp in list(remaining):
                     if await consumer.position(tp) >= end[tp]:
                         remaining.discard(tp)
@@ -146,41 +153,111 @@ class ProjectorRunner:
             await producer.stop()
         return applied
 
-    async def _handle(self, record: ConsumerRecord[Any, Any], producer: AIOKafkaProducer) -> int:
-        """Apply one record; 1 if it changed the read model, else 0."""
+    async def _apply_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]], producer: AIOKafkaProducer
+    ) -> int:
+        """Apply one partition's batch; returns events applied.
+
+        First optimistically: one transaction, the inbox rows for the whole batch in one
+        statement. If any event fails, that transaction is rolled back and the batch is applied
+        carefully, each event under its own savepoint, so only the poison ones are dead-lettered.
+        A lost database connection rolls back everything and the batch is tried again.
+        """
+        if not records:
+            return 0
         name = self.projection.name
         attempt = 0
         while True:
             attempt += 1
             try:
-                envelope = Envelope.from_kafka(record.headers, record.value)
-                async with self._pool.acquire() as conn, conn.transaction():
-                    fresh = await conn.fetchval(
-                        """INSERT INTO processed_events (projection, event_id) VALUES ($1, $2)
-                           ON CONFLICT DO NOTHING RETURNING true""",
-                        name,
-                        envelope.id,
-                    )
-                    if not fresh:
-                        metrics.projector_applied.labels(name, "duplicate").inc()
-                        return 0
-                    await self.projection.apply(conn, envelope)
-                metrics.projector_applied.labels(name, "applied").inc()
-                return 1
-            except MalformedEvent as exc:
-                await self._dead_letter(record, producer, exc)
-                return 0
+                try:
+                    applied, duplicates, dead = await self._apply_fast(records)
+                except _TRANSIENT:
+                    raise
+                except Exception:
+                    applied, duplicates, dead = await self._apply_careful(records)
             except _TRANSIENT as exc:
                 log.warning(
                     "projection cannot reach its database, retrying",
                     extra={"projection": name, "error": repr(exc)},
                 )
                 await asyncio.sleep(min(self._retry_delay * 2**attempt, 5.0))
+                continue
+            for record, error in dead:
+                await self._dead_letter(record, producer, error)
+            metrics.projector_applied.labels(name, "applied").inc(applied)
+            metrics.projector_applied.labels(name, "duplicate").inc(duplicates)
+            return applied
+
+    async def _apply_fast(self, records: Sequence[ConsumerRecord[Any, Any]]) -> _BatchOutcome:
+        decoded: list[Envelope] = []
+        dead: list[tuple[ConsumerRecord[Any, Any], Exception]] = []
+        for record in records:
+            try:
+                decoded.append(Envelope.from_kafka(record.headers, record.value))
+            except MalformedEvent as exc:
+                dead.append((record, exc))
+        applied = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = set(
+                await conn.fetchval(
+                    """WITH inbox AS (
+                           INSERT INTO processed_events (projection, event_id)
+                           SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id)
+                       SELECT coalesce(array_agg(event_id), '{}') FROM inbox""",
+                    self.projection.name,
+                    [envelope.id for envelope in decoded],
+                )
+            )
+            for envelope in decoded:
+                if envelope.id in fresh:
+                    fresh.discard(envelope.id)  # the same event twice in one batch applies once
+                    await self.projection.apply(conn, envelope)
+                    applied += 1
+        return applied, len(decoded) - applied, dead
+
+    async def _apply_careful(self, records: Sequence[ConsumerRecord[Any, Any]]) -> _BatchOutcome:
+        applied, duplicates = 0, 0
+        dead: list[tuple[ConsumerRecord[Any, Any], Exception]] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            for record in records:
+                outcome = await self._apply_one(conn, record)
+                if outcome is True:
+                    applied += 1
+                elif outcome is False:
+                    duplicates += 1
+                else:
+                    dead.append((record, outcome))
+        return applied, duplicates, dead
+
+    async def _apply_one(self, conn: Connection, record: ConsumerRecord[Any, Any]) -> bool | Exception:
+        """True if applied, False if already applied, else the error that makes it poison."""
+        try:
+            envelope = Envelope.from_kafka(record.headers, record.value)
+        except MalformedEvent as exc:
+            return exc
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with conn.transaction():  # a savepoint inside the batch's transaction
+                    fresh = await conn.fetchval(
+                        """INSERT INTO processed_events (projection, event_id) VALUES ($1, $2)
+                           ON CONFLICT DO NOTHING RETURNING true""",
+                        self.projection.name,
+                        envelope.id,
+                    )
+                    if not fresh:
+                        return False
+                    await self.projection.apply(conn, envelope)
+                return True
+            except _TRANSIENT:
+                raise
+            except MalformedEvent as exc:
+                return exc
             except Exception as exc:
-                if attempt >= self._max_attempts:
-                    await self._dead_letter(record, producer, exc)
-                    return 0
+                if attempt == self._max_attempts:
+                    return exc
                 await asyncio.sleep(self._retry_delay * attempt)
+        raise AssertionError("unreachable")
 
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], producer: AIOKafkaProducer, error: Exception
