@@ -98,8 +98,11 @@ def run() -> int:
         for service, _child in children:
             (_run_dir(infra) / f"{service.name}.pid").unlink(missing_ok=True)
         infra.down()
+        runner_pid.unlink(missing_ok=True)
 
     signal.signal(signal.SIGTERM, _interrupt)
+    runner_pid = _run_dir(infra) / "platform.pid"
+    runner_pid.write_text(str(os.getpid()))
     try:
         for service in SERVICES:
             log = (infra.log_dir / f"{service.name}.log").open("ab")
@@ -136,6 +139,15 @@ def _interrupt(*_: object) -> None:
 def stop() -> int:
     """Stop what a `run` in another shell started, then the servers."""
     infra = LocalInfra.from_env()
+    runner_pid = _run_dir(infra) / "platform.pid"
+    if runner_pid.exists():
+        # The runner stops its services and the servers itself, and its `make run` exits 0.
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            pid = int(runner_pid.read_text())
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while _process.pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
     for service in SERVICES:
         pid_file = _run_dir(infra) / f"{service.name}.pid"
         if pid_file.exists():
