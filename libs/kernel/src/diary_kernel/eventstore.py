@@ -20,7 +20,7 @@ from diary_kernel.db import Connection
 from diary_kernel.envelope import Envelope
 
 OUTBOX_CHANNEL = "diary_outbox"
-"""NOTIFY channel that wakes the relay as soon as an append commits."""
+"""NOTIFY channel that wakes the relay as soon as an append commits (see diary_append())."""
 
 
 class ConcurrencyError(Exception):
@@ -100,65 +100,36 @@ class EventStore:
             return expected_version
         if not conn.is_in_transaction():
             raise RuntimeError("EventStore.append must run inside a transaction")
-        new_version = expected_version + len(events)
-        if expected_version == 0:
-            created = await conn.fetchval(
-                """INSERT INTO event_streams (stream_id, stream_type, version)
-                   VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO NOTHING RETURNING version""",
-                stream_id,
-                stream_type,
-                new_version,
-            )
-            if created is None:
-                metrics.concurrency_conflicts.labels(stream_type).inc()
-                raise ConcurrencyError(stream_id, 0, await self._version(conn, stream_id))
-        else:
-            updated = await conn.fetchval(
-                """UPDATE event_streams SET version = $3
-                   WHERE stream_id = $1 AND version = $2 RETURNING version""",
-                stream_id,
-                expected_version,
-                new_version,
-            )
-            if updated is None:
-                metrics.concurrency_conflicts.labels(stream_type).inc()
-                raise ConcurrencyError(stream_id, expected_version, await self._version(conn, stream_id))
-
+        # CloudEvents `sequence` extension: the event's version in its stream, so a consumer can
+        # tell an aggregate's events apart from a redelivery or a reordering.
         envelopes = [
-            Envelope.wrap(event, source=self.source, subject=subject or stream_id, extensions=extensions)
-            for event in events
+            Envelope.wrap(
+                event,
+                source=self.source,
+                subject=subject or stream_id,
+                extensions={**(extensions or {}), "sequence": str(expected_version + index + 1)},
+            )
+            for index, event in enumerate(events)
         ]
-        await conn.executemany(
-            """INSERT INTO events (stream_id, version, event_id, event_type, data, metadata, recorded_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            [
-                (
-                    stream_id,
-                    expected_version + index + 1,
-                    uuid.UUID(envelope.id),
-                    envelope.type,
-                    envelope.data,
-                    {"source": envelope.source, **dict(envelope.extensions)},
-                    envelope.time,
-                )
-                for index, envelope in enumerate(envelopes)
-            ],
+        result = await conn.fetchval(
+            "SELECT diary_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            stream_id,
+            stream_type,
+            expected_version,
+            [uuid.UUID(envelope.id) for envelope in envelopes],
+            [envelope.type for envelope in envelopes],
+            [envelope.data for envelope in envelopes],
+            [{"source": envelope.source, **dict(envelope.extensions)} for envelope in envelopes],
+            [envelope.time for envelope in envelopes],
+            [self.topic_prefix + event.topic for event in events],
+            [envelope.body() for envelope in envelopes],
+            [{name: value.decode() for name, value in envelope.kafka_headers()} for envelope in envelopes],
         )
-        await conn.executemany(
-            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
-            [
-                (
-                    self.topic_prefix + event.topic,
-                    stream_id.encode(),
-                    envelope.body(),
-                    dict((name, value.decode()) for name, value in envelope.kafka_headers()),
-                )
-                for event, envelope in zip(events, envelopes, strict=True)
-            ],
-        )
-        await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+        if result < 0:
+            metrics.concurrency_conflicts.labels(stream_type).inc()
+            raise ConcurrencyError(stream_id, expected_version, -1 - result)
         metrics.events_appended.labels(stream_type).inc(len(events))
-        return new_version
+        return int(result)
 
     async def read_stream(self, conn: Connection, stream_id: str) -> list[RecordedEvent]:
         rows = await conn.fetch(

@@ -7,11 +7,40 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from diary_kernel.eventstore import ConcurrencyError
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str | None = Field(None, description="The request field at fault (dotted path).")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of the platform's APIs is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": ProblemDetails, "description": description}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: _problem("Not found"),
+    409: _problem("Changed by someone else since it was read"),
+    422: _problem("Invalid request: `errors` names each field at fault"),
+}
+"""Error responses for a router's OpenAPI (replacing FastAPI's default 422 schema)."""
 
 
 class Problem(Exception):
@@ -103,3 +132,24 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(ConcurrencyError, on_conflict)
+
+
+def declare_problem_media_type(app: FastAPI) -> None:
+    """Make the OpenAPI document say what is sent: problems as application/problem+json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    body = content.get("application/json", {}).get("schema", {})
+                    if body.get("$ref", "").endswith("/ProblemDetails"):
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -27,7 +27,7 @@ from diary_kernel import metrics
 from diary_kernel.db import Migration, Pool, create_pool, kernel_migrations, migrate
 from diary_kernel.eventstore import EventStore
 from diary_kernel.logs import request_id
-from diary_kernel.problems import install_problem_handlers, problem_response
+from diary_kernel.problems import declare_problem_media_type, install_problem_handlers, problem_response
 from diary_kernel.projector import Projection, ProjectorRunner
 from diary_kernel.relay import OutboxRelay, idempotent_producer
 from diary_kernel.settings import ServiceSettings
@@ -162,6 +162,9 @@ async def rebuild_read_models(
         await pool.close()
 
 
+_QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
+
+
 class _RequestContext(BaseHTTPMiddleware):
     """Request ids (taken from the caller or made here) and request metrics."""
 
@@ -175,9 +178,19 @@ class _RequestContext(BaseHTTPMiddleware):
             request_id.reset(token)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        metrics.http_requests.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
+        elapsed = time.perf_counter() - started
+        metrics.http_requests.labels(request.method, path, str(response.status_code)).observe(elapsed)
+        if path not in _QUIET_ROUTES:
+            log.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "method": request.method,
+                    "route": path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
         response.headers["x-request-id"] = rid
         return response
 
@@ -227,4 +240,5 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    declare_problem_media_type(app)
     return app

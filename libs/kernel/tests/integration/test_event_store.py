@@ -36,6 +36,7 @@ async def test_appended_events_read_back_in_order_with_versions(kernel_pool: Poo
     assert [r["topic"] for r in outbox] == ["kernel-test.events.v1"] * 3
     assert {r["key"] for r in outbox} == {b"counter-a"}
     assert [r["headers"]["ce_id"] for r in outbox] == [str(e.event_id) for e in recorded]
+    assert [r["headers"]["ce_sequence"] for r in outbox] == ["1", "2", "3"]
 
 
 async def test_two_concurrent_appends_to_one_stream_exactly_one_wins(kernel_pool: Pool) -> None:

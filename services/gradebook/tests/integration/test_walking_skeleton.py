@@ -64,6 +64,7 @@ async def test_a_recorded_mark_becomes_queryable_in_the_diary(gradebook: httpx.A
     shown = await visible(gradebook, f"/marks/{mark['mark_id']}")
     assert shown["value"] == "5"
     assert shown["weight"] == 3
+    assert (await gradebook.get(f"/marks/{mark['mark_id']}")).headers["etag"] == '"1"'
 
     second = a_mark(
         education_id=mark["education_id"],
@@ -125,6 +126,14 @@ async def test_bad_input_gets_problem_json_naming_the_field(gradebook: httpx.Asy
     missing = await gradebook.get(f"/marks/{uuid4()}")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_openapi_documents_errors_as_problem_json(gradebook: httpx.AsyncClient) -> None:
+    spec = (await gradebook.get("/openapi.json")).json()
+    record = spec["paths"]["/marks"]["post"]["responses"]
+    assert set(record["422"]["content"]) == {"application/problem+json"}
+    problem = spec["components"]["schemas"]["ProblemDetails"]
+    assert {"type", "title", "status", "errors"} <= set(problem["properties"])
 
 
 async def test_operations_endpoints(gradebook: httpx.AsyncClient) -> None:

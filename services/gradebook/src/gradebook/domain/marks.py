@@ -24,6 +24,11 @@ class JournalError(Exception):
         self.field = field
 
 
+class MarkNotFound(JournalError):
+    def __init__(self) -> None:
+        super().__init__("no such mark", field="mark_id")
+
+
 class WorkType(StrEnum):
     """Kinds of work a mark is given for; the kind sets the weight in the average."""
 
@@ -118,7 +123,7 @@ class Mark(Aggregate):
 
     def correct(self, command: CorrectMark, now: datetime) -> None:
         if not self.exists or self.education_id is None:
-            raise JournalError("no such mark", field="mark_id")
+            raise MarkNotFound
         if not command.reason.strip():
             raise JournalError("a correction needs a reason", field="reason")
         if command.value == self.value:

@@ -15,13 +15,13 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from diary_events.gradebook import MarkValue
-from diary_kernel.problems import Problem
+from diary_kernel.problems import PROBLEM_RESPONSES, Problem
 from diary_kernel.uow import UnitOfWork
 from gradebook.adapters import diary_read_model as diary
-from gradebook.domain.marks import CorrectMark, JournalError, RecordMark, WorkType
+from gradebook.domain.marks import CorrectMark, JournalError, MarkNotFound, RecordMark, WorkType
 from gradebook.service_layer import handlers
 
-router = APIRouter()
+router = APIRouter(responses=PROBLEM_RESPONSES)
 
 
 class RecordMarkRequest(BaseModel):
@@ -84,7 +84,7 @@ def _uow(request: Request) -> UnitOfWork:
 
 
 def _journal_problem(error: JournalError) -> Problem:
-    status = 404 if str(error) == "no such mark" else 422
+    status = 404 if isinstance(error, MarkNotFound) else 422
     return Problem(
         status,
         "Not found" if status == 404 else "Refused by the journal",
@@ -149,11 +149,12 @@ async def correct_mark(
 
 
 @router.get("/marks/{mark_id}", response_model=DiaryMark, tags=["diary"], summary="One mark")
-async def get_mark(mark_id: UUID, request: Request) -> DiaryMark:
+async def get_mark(mark_id: UUID, request: Request, response: Response) -> DiaryMark:
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await diary.mark_by_id(conn, mark_id)
     if row is None:
         raise Problem(404, "Not found", f"no mark {mark_id} in the diary")
+    response.headers["ETag"] = f'"{row["version"]}"'
     return DiaryMark(**row)
 
 
