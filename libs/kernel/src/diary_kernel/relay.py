@@ -17,9 +17,10 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from asyncpg import Record
 
 from diary_kernel import metrics
-from diary_kernel.db import Pool
+from diary_kernel.db import Connection, Pool
 from diary_kernel.eventstore import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,25 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """Publish every committed, unpublished row; returns how many were published."""
+        """Publish every committed, unpublished row; returns how many were published.
+
+        Batches are pipelined: the next one is read and handed to the producer while Kafka
+        acknowledges the previous one, which is marked published only once acknowledged.
+        Within one sweep a (transaction, id) cursor moves on; a row that commits behind it is
+        still unpublished and the next sweep takes it.
+        """
         total = 0
-        while True:
-            async with self._pool.acquire() as conn:
+        cursor: tuple[str, int] = ("0", 0)
+        in_flight: tuple[list[Record], list[asyncio.Future[Any]]] | None = None
+        async with self._pool.acquire() as conn:
+            while True:
                 rows = await conn.fetch(
-                    """SELECT id, topic, key, value, headers FROM outbox
-                       WHERE published_at IS NULL ORDER BY tx_id, id LIMIT $1""",
+                    """SELECT id, tx_id::text AS tx, topic, key, value, headers FROM outbox
+                       WHERE published_at IS NULL AND (tx_id, id) > ($1::text::xid8, $2)
+                       ORDER BY tx_id, id LIMIT $3""",
+                    *cursor,
                     self._batch_size,
                 )
-                if not rows:
-                    metrics.relay_backlog.set(0)
-                    return total
                 deliveries = [
                     await self._producer.send(
                         row["topic"],
@@ -82,14 +90,26 @@ class OutboxRelay:
                     )
                     for row in rows
                 ]
-                await asyncio.gather(*deliveries)
-                await conn.execute(
-                    "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
-                    [row["id"] for row in rows],
-                )
-            for row in rows:
-                metrics.relay_published.labels(row["topic"]).inc()
-            total += len(rows)
+                if in_flight is not None:
+                    total += await self._confirm(conn, *in_flight)
+                if not rows:
+                    break
+                in_flight = (rows, deliveries)
+                cursor = (rows[-1]["tx"], rows[-1]["id"])
+        metrics.relay_backlog.set(0)
+        return total
+
+    async def _confirm(
+        self, conn: Connection, rows: list[Record], deliveries: list[asyncio.Future[Any]]
+    ) -> int:
+        await asyncio.gather(*deliveries)
+        await conn.execute(
+            "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
+        for row in rows:
+            metrics.relay_published.labels(row["topic"]).inc()
+        return len(rows)
 
     async def backlog(self) -> int:
         async with self._pool.acquire() as conn:
