@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from diary_kernel.db import Pool
+from diary_kernel.db import Connection, Pool
 from diary_kernel.eventstore import ConcurrencyError, EventStore, LogCheckpoint
 from diary_kernel.testing import Counted
 
@@ -13,15 +13,19 @@ pytestmark = pytest.mark.infra
 store = EventStore(source="/diary/test")
 
 
+async def append_on(conn: Connection, stream: str, expected: int, *amounts: int) -> int:
+    return await store.append(
+        conn,
+        stream_id=stream,
+        stream_type="counter",
+        expected_version=expected,
+        events=[Counted(counter=stream, amount=a) for a in amounts],
+    )
+
+
 async def append(pool: Pool, stream: str, expected: int, *amounts: int) -> int:
     async with pool.acquire() as conn, conn.transaction():
-        return await store.append(
-            conn,
-            stream_id=stream,
-            stream_type="counter",
-            expected_version=expected,
-            events=[Counted(counter=stream, amount=a) for a in amounts],
-        )
+        return await append_on(conn, stream, expected, *amounts)
 
 
 async def test_appended_events_read_back_in_order_with_versions(kernel_pool: Pool) -> None:
@@ -66,13 +70,7 @@ async def test_creating_a_stream_that_exists_is_a_conflict(kernel_pool: Pool) ->
 async def test_append_outside_a_transaction_is_refused(kernel_pool: Pool) -> None:
     async with kernel_pool.acquire() as conn:
         with pytest.raises(RuntimeError, match="inside a transaction"):
-            await store.append(
-                conn,
-                stream_id="x",
-                stream_type="counter",
-                expected_version=0,
-                events=[Counted(counter="x", amount=1)],
-            )
+            await append_on(conn, "x", 0, 1)
 
 
 async def test_a_log_reader_never_passes_over_a_transaction_that_commits_late(
@@ -90,20 +88,8 @@ async def test_a_log_reader_never_passes_over_a_transaction_that_commits_late(
         late_tx = late.transaction()
         await late_tx.start()
         # ...the late one inserts its event (lower position) first...
-        await store.append(
-            late,
-            stream_id="late",
-            stream_type="counter",
-            expected_version=0,
-            events=[Counted(counter="late", amount=1)],
-        )
-        await store.append(
-            early,
-            stream_id="early",
-            stream_type="counter",
-            expected_version=0,
-            events=[Counted(counter="early", amount=2)],
-        )
+        await append_on(late, "late", 0, 1)
+        await append_on(early, "early", 0, 2)
         await early_tx.commit()
 
         async with kernel_pool.acquire() as reader:
@@ -126,13 +112,7 @@ async def test_read_all_holds_back_events_behind_a_running_transaction(kernel_po
     try:
         tx = running.transaction()
         await tx.start()
-        await store.append(
-            running,
-            stream_id="first",
-            stream_type="counter",
-            expected_version=0,
-            events=[Counted(counter="first", amount=1)],
-        )
+        await append_on(running, "first", 0, 1)
         await append(kernel_pool, "second", 0, 2)
         async with kernel_pool.acquire() as reader:
             assert await store.read_all(reader) == []

@@ -16,11 +16,30 @@ from diary_kernel.topics import TopicSpec, ensure_topics
 pytestmark = pytest.mark.infra
 
 
+@pytest.fixture
+def store(topic_prefix: str) -> EventStore:
+    return EventStore(source="/diary/test", topic_prefix=topic_prefix)
+
+
+@pytest.fixture
+def topic(topic_prefix: str) -> str:
+    return topic_prefix + Counted.topic
+
+
+async def append_new(pool: Pool, store: EventStore, stream: str, amount: int) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await store.append(
+            conn,
+            stream_id=stream,
+            stream_type="counter",
+            expected_version=0,
+            events=[Counted(counter=stream, amount=amount)],
+        )
+
+
 async def test_every_event_committed_by_many_concurrent_writers_reaches_kafka_in_stream_order(
-    kernel_pool: Pool, kafka_bootstrap: str, topic_prefix: str
+    kernel_pool: Pool, kafka_bootstrap: str, store: EventStore, topic: str
 ) -> None:
-    store = EventStore(source="/diary/test", topic_prefix=topic_prefix)
-    topic = topic_prefix + Counted.topic
     await ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
@@ -81,20 +100,11 @@ async def test_every_event_committed_by_many_concurrent_writers_reaches_kafka_in
 
 
 async def test_events_committed_while_no_relay_runs_are_published_when_one_starts(
-    kernel_pool: Pool, kafka_bootstrap: str, topic_prefix: str
+    kernel_pool: Pool, kafka_bootstrap: str, store: EventStore, topic: str
 ) -> None:
-    store = EventStore(source="/diary/test", topic_prefix=topic_prefix)
-    topic = topic_prefix + Counted.topic
     await ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
     for i in range(20):
-        async with kernel_pool.acquire() as conn, conn.transaction():
-            await store.append(
-                conn,
-                stream_id=f"c{i}",
-                stream_type="counter",
-                expected_version=0,
-                events=[Counted(counter=f"c{i}", amount=i)],
-            )
+        await append_new(kernel_pool, store, f"c{i}", i)
     assert await read_topic(kafka_bootstrap, topic, expected=1, timeout=1.0) == []
 
     producer = idempotent_producer(kafka_bootstrap)
@@ -111,11 +121,9 @@ async def test_events_committed_while_no_relay_runs_are_published_when_one_start
 
 
 async def test_only_one_relay_publishes_per_database(
-    kernel_pool: Pool, kafka_bootstrap: str, topic_prefix: str
+    kernel_pool: Pool, kafka_bootstrap: str, store: EventStore, topic: str
 ) -> None:
     """Two replicas of a service: the second waits, and takes over when the first stops."""
-    store = EventStore(source="/diary/test", topic_prefix=topic_prefix)
-    topic = topic_prefix + Counted.topic
     await ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
@@ -124,20 +132,10 @@ async def test_only_one_relay_publishes_per_database(
     await asyncio.sleep(0.3)
     second = asyncio.create_task(OutboxRelay(kernel_pool, producer, sweep_interval=0.1).run(second_stop))
 
-    async def publish_one(i: int) -> None:
-        async with kernel_pool.acquire() as conn, conn.transaction():
-            await store.append(
-                conn,
-                stream_id=f"r{i}",
-                stream_type="counter",
-                expected_version=0,
-                events=[Counted(counter=f"r{i}", amount=i)],
-            )
-
-    await publish_one(1)
+    await append_new(kernel_pool, store, "r1", 1)
     first_stop.set()
     await first
-    await publish_one(2)
+    await append_new(kernel_pool, store, "r2", 2)
 
     async def all_published() -> bool:
         async with kernel_pool.acquire() as conn:
