@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 ENV_TEST_KAFKA = "DIARY_TEST_KAFKA_BOOTSTRAP"
 ENV_TEST_POSTGRES = "DIARY_TEST_POSTGRES_DSN"
+ENV_TEST_SERVER_WAIT = "DIARY_TEST_SERVER_WAIT"
+"""Seconds to wait for the servers named by the variables above (default 60)."""
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 POSTGRES_IMAGE = "postgres:15"
 START_TIMEOUT = 120.0
@@ -170,7 +172,7 @@ def _provision(stack: contextlib.ExitStack) -> Infra:
     ):
         if value:
             try:
-                wait(value, 60.0)
+                wait(value, float(os.environ.get(ENV_TEST_SERVER_WAIT, "60")))
             except InfraError as exc:
                 raise InfraError(f"the server named by {variable}: {exc}") from None
     if kafka and postgres:
