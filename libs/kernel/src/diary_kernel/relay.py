@@ -65,20 +65,20 @@ class OutboxRelay:
         """Publish every committed, unpublished row; returns how many were published.
 
         Batches are pipelined: the next one is read and handed to the producer while Kafka
-        acknowledges the previous one, which is marked published only once acknowledged.
-        Within one sweep a (transaction, id) cursor moves on; a row that commits behind it is
-        still unpublished and the next sweep takes it.
+        acknowledges the previous one, which is marked published only once acknowledged. Each
+        read starts again from the first unpublished row (skipping only the batch in flight),
+        never from a cursor: a transaction that commits behind a cursor could otherwise be
+        overtaken by a later write to the same stream.
         """
         total = 0
-        cursor: tuple[str, int] = ("0", 0)
         in_flight: tuple[list[Record], list[asyncio.Future[Any]]] | None = None
         async with self._pool.acquire() as conn:
             while True:
                 rows = await conn.fetch(
-                    """SELECT id, tx_id::text AS tx, topic, key, value, headers FROM outbox
-                       WHERE published_at IS NULL AND (tx_id, id) > ($1::text::xid8, $2)
-                       ORDER BY tx_id, id LIMIT $3""",
-                    *cursor,
+                    """SELECT id, topic, key, value, headers FROM outbox
+                       WHERE published_at IS NULL AND id <> ALL($1::bigint[])
+                       ORDER BY tx_id, id LIMIT $2""",
+                    [row["id"] for row in in_flight[0]] if in_flight else [],
                     self._batch_size,
                 )
                 deliveries = [
@@ -95,7 +95,6 @@ class OutboxRelay:
                 if not rows:
                     break
                 in_flight = (rows, deliveries)
-                cursor = (rows[-1]["tx"], rows[-1]["id"])
         metrics.relay_backlog.set(0)
         return total
 
