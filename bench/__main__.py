@@ -395,9 +395,10 @@ def table(figures: list[dict[str, Any]]) -> str:
     lines = [f"{'figure':<44} {'kernel':>14} {'baseline':>14} {'ratio':>7}"]
     for f in figures:
         if "p50" in f:
+            label = f["name"].split(",")[0]
             for q in ("p50", "p99"):
                 lines.append(
-                    f"{f['name'][:36] + ' ' + q:<44} {f[q]:>11.1f} ms {f['baseline_' + q]:>11.1f} ms "
+                    f"{label + ' ' + q:<44} {f[q]:>11.1f} ms {f['baseline_' + q]:>11.1f} ms "
                     f"{f[q] / f['baseline_' + q]:>6.2f}x"
                 )
         else:
