@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 import orjson
@@ -92,7 +92,3 @@ async def migrate(pool_or_conn: Pool | Connection, migrations: Iterable[Migratio
     else:
         await run(pool_or_conn)
     return applied
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return dict(record.items())
