@@ -109,14 +109,17 @@ async def figure_append(infra: BenchInfra, n: int, workers: int) -> dict[str, An
     raw = await concurrently(n, workers, raw_insert)
     kernel = await concurrently(n, workers, kernel_append)
     await pool.close()
-    return {
-        "name": "event-store append",
-        "unit": "events/s",
-        "value": n / kernel,
-        "baseline_name": "raw asyncpg INSERT, one row per transaction",
-        "baseline": n / raw,
-        "params": {"events": n, "concurrent_writers": workers, "events_per_transaction": 1},
-    }
+    return throughput(
+        "event-store append",
+        "events/s",
+        n,
+        kernel,
+        "raw asyncpg INSERT, one row per transaction",
+        raw,
+        events=n,
+        concurrent_writers=workers,
+        events_per_transaction=1,
+    )
 
 
 async def figure_relay(infra: BenchInfra, n: int) -> dict[str, Any]:
@@ -165,14 +168,17 @@ async def figure_relay(infra: BenchInfra, n: int) -> dict[str, Any]:
     await producer.stop()
     await pool.close()
     assert published == n, (published, n)
-    return {
-        "name": "outbox relay publish",
-        "unit": "records/s",
-        "value": n / kernel,
-        "baseline_name": "raw aiokafka produce (idempotent, acks=all), same records",
-        "baseline": n / raw,
-        "params": {"records": n, "mean_value_bytes": round(size), "partitions": 6},
-    }
+    return throughput(
+        "outbox relay publish",
+        "records/s",
+        n,
+        kernel,
+        "raw aiokafka produce (idempotent, acks=all), same records",
+        raw,
+        records=n,
+        mean_value_bytes=round(size),
+        partitions=6,
+    )
 
 
 async def figure_projector(infra: BenchInfra, n: int) -> dict[str, Any]:
@@ -232,13 +238,35 @@ async def figure_projector(infra: BenchInfra, n: int) -> dict[str, Any]:
     stopping.set()
     await task
     await pool.close()
+    return throughput(
+        "projector apply",
+        "events/s",
+        n,
+        kernel,
+        "raw aiokafka consume (no processing), same topic",
+        raw,
+        events=n,
+        partitions=6,
+        projection=projection.name,
+    )
+
+
+def throughput(
+    name: str,
+    unit: str,
+    n: int,
+    seconds: float,
+    baseline_name: str,
+    baseline_seconds: float,
+    **params: Any,
+) -> dict[str, Any]:
     return {
-        "name": "projector apply",
-        "unit": "events/s",
-        "value": n / kernel,
-        "baseline_name": "raw aiokafka consume (no processing), same topic",
-        "baseline": n / raw,
-        "params": {"events": n, "partitions": 6, "projection": projection.name},
+        "name": name,
+        "unit": unit,
+        "value": n / seconds,
+        "baseline_name": baseline_name,
+        "baseline": n / baseline_seconds,
+        "params": params,
     }
 
 

@@ -56,6 +56,7 @@ class ServiceRuntime:
     producer: AIOKafkaProducer | None = None
     store: EventStore = field(init=False)
     projectors: list[ProjectorRunner] = field(default_factory=list)
+    relay: OutboxRelay | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -80,8 +81,8 @@ class ServiceRuntime:
         self.producer = idempotent_producer(s.kafka_bootstrap_servers)
         await self.producer.start()
         self._stopping.clear()
+        self.relay = relay = OutboxRelay(self.pool, self.producer)
         if s.run_relay:
-            relay = OutboxRelay(self.pool, self.producer)
             self._spawn("outbox-relay", lambda: relay.run(self._stopping))
         if s.run_projectors:
             for runner in self.projectors:
@@ -231,11 +232,9 @@ def create_app(
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        if runtime.pool is not None:
+        if runtime.relay is not None:
             with contextlib.suppress(Exception):
-                async with runtime.pool.acquire(timeout=1) as conn:
-                    backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                metrics.relay_backlog.set(backlog)
+                await runtime.relay.backlog()  # sets the gauge
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:

@@ -25,6 +25,9 @@ class BoundRepository(Generic[A]):
         self._repository = repository
         self._conn = conn
 
+    def stream_id(self, aggregate_id: str) -> str:
+        return self._repository.stream_id(aggregate_id)
+
     async def get(self, aggregate_id: str) -> A:
         return await self._repository.load(self._conn, aggregate_id)
 

@@ -47,6 +47,6 @@ async def correct_mark(
         marks = uow.repository(Mark)
         mark = await marks.get(str(command.mark_id))
         if expected_version is not None and mark.exists and mark.version != expected_version:
-            raise ConcurrencyError(f"{Mark.stream_type}-{command.mark_id}", expected_version, mark.version)
+            raise ConcurrencyError(marks.stream_id(mark.id), expected_version, mark.version)
         mark.correct(command, clock())
         return await marks.save(mark, subject=str(mark.education_id))
