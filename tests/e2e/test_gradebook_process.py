@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from diary_kernel.testing import eventually
+from gradebook.testing import TinySchool, publish
 
 pytestmark = pytest.mark.infra
 
@@ -30,6 +31,7 @@ def free_port() -> int:
 class GradebookProcess:
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.env = env
+        self.school = TinySchool()
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
@@ -93,12 +95,36 @@ async def gradebook(gradebook_env: dict[str, str]) -> AsyncIterator[GradebookPro
         process.kill()
 
 
-def a_mark() -> dict[str, Any]:
+async def with_school(gradebook: GradebookProcess, dsn: str) -> None:
+    """Import the tiny school from the registry topic and wait until teachers may write."""
+    env = gradebook.env
+    school = gradebook.school
+    await publish(
+        env["DIARY_KAFKA_BOOTSTRAP_SERVERS"], school.records(), topic_prefix=env["DIARY_KAFKA_TOPIC_PREFIX"]
+    )
+
+    async def roster_ready() -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM roster_educations WHERE education_id = ANY($1::uuid[])",
+                school.educations,
+            )
+            assigned = await conn.fetchval("SELECT count(*) FROM roster_assignments WHERE active")
+        except asyncpg.UndefinedTableError:
+            return False
+        finally:
+            await conn.close()
+        return bool(count == len(school.educations) and assigned == len(school.assignments))
+
+    await eventually(roster_ready, timeout=30)
+
+
+def a_mark(school: TinySchool, n: int = 0) -> dict[str, Any]:
     return {
         "mark_id": str(uuid4()),
-        "education_id": str(uuid4()),
-        "subject_id": str(uuid4()),
-        "teacher_id": str(uuid4()),
+        "education_id": str(school.educations[n % 3]),
+        "subject_id": str(school.maths),
         "lesson_date": date.today().isoformat(),
         "value": "4",
     }
@@ -126,9 +152,12 @@ async def read_model(dsn: str) -> list[dict[str, Any]]:
 async def test_killed_between_commit_and_publish_loses_nothing(
     gradebook: GradebookProcess, postgres_dsn: str
 ) -> None:
+    await gradebook.start()
+    await with_school(gradebook, postgres_dsn)
+    gradebook.kill()
     await gradebook.start(GRADEBOOK_RUN_RELAY="false")
-    marks = [a_mark() for _ in range(25)]
-    async with httpx.AsyncClient(base_url=gradebook.url) as client:
+    marks = [a_mark(gradebook.school, n) for n in range(25)]
+    async with httpx.AsyncClient(base_url=gradebook.url, headers=gradebook.school.teacher()) as client:
         for mark in marks:
             assert (await client.post("/marks", json=mark)).status_code == 201
     gradebook.kill()
@@ -147,12 +176,13 @@ async def test_killed_mid_burst_every_accepted_mark_arrives_once_and_a_rebuild_e
     gradebook: GradebookProcess, postgres_dsn: str
 ) -> None:
     await gradebook.start()
+    await with_school(gradebook, postgres_dsn)
     accepted: list[str] = []
 
     async def teacher(count: int) -> None:
-        async with httpx.AsyncClient(base_url=gradebook.url) as client:
-            for _ in range(count):
-                mark = a_mark()
+        async with httpx.AsyncClient(base_url=gradebook.url, headers=gradebook.school.teacher()) as client:
+            for n in range(count):
+                mark = a_mark(gradebook.school, n)
                 try:
                     response = await client.post("/marks", json=mark)
                 except httpx.HTTPError:
@@ -167,7 +197,7 @@ async def test_killed_mid_burst_every_accepted_mark_arrives_once_and_a_rebuild_e
 
     await gradebook.start()
     await eventually(lambda: all_visible(gradebook.url, accepted), timeout=60)
-    async with httpx.AsyncClient(base_url=gradebook.url) as client:
+    async with httpx.AsyncClient(base_url=gradebook.url, headers=gradebook.school.teacher()) as client:
         corrected = await client.post(
             f"/marks/{accepted[0]}/corrections", json={"value": "5", "reason": "пересдача"}
         )
@@ -181,8 +211,13 @@ async def test_killed_mid_burst_every_accepted_mark_arrives_once_and_a_rebuild_e
 
     live = await read_model(postgres_dsn)
     assert {str(row["mark_id"]) for row in live} >= set(accepted)
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        published = await conn.fetchval("SELECT count(*) FROM events")
+    finally:
+        await conn.close()
     output = gradebook.rebuild()
-    assert f"{len(live) + 1} events applied" in output
+    assert f"gradebook.diary-marks: {published} events applied" in output
     assert await read_model(postgres_dsn) == live
 
 

@@ -3,7 +3,9 @@
 Importing this package registers every event type so that consumers can decode them by name.
 """
 
+from diary_events import exams as exams
 from diary_events import gradebook as gradebook
+from diary_events import registry as registry
 from diary_events.base import DomainEvent, event_class_for, registered_events
 
-__all__ = ["DomainEvent", "event_class_for", "gradebook", "registered_events"]
+__all__ = ["DomainEvent", "event_class_for", "exams", "gradebook", "registered_events", "registry"]

@@ -24,6 +24,7 @@ class DomainEvent(BaseModel):
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    key_description: ClassVar[str] = "Aggregate id: one aggregate's events stay in order"
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -80,7 +80,7 @@ def asyncapi(events: dict[str, type[DomainEvent]]) -> dict[str, Any]:
                 "contentType": "application/json",
                 "headers": {"$ref": "#/components/schemas/CloudEventsHeaders"},
                 "payload": {"$ref": str(schema_path(event).relative_to(SCHEMAS_DIR))},
-                "bindings": {"kafka": {"key": {"type": "string", "description": "Aggregate id"}}},
+                "bindings": {"kafka": {"key": {"type": "string", "description": event.key_description}}},
             }
             channel_messages[message_id] = {"$ref": f"#/components/messages/{message_id}"}
         channels[channel_id] = {"address": topic, "messages": channel_messages}
@@ -104,7 +104,7 @@ def asyncapi(events: dict[str, type[DomainEvent]]) -> dict[str, Any]:
 
 
 def render() -> dict[Path, str]:
-    assert diary_events.gradebook  # importing the package registers every event type
+    assert diary_events.registry  # importing the package registers every event type
     events = {
         k: v for k, v in registered_events().items() if k.startswith("diary.") and ".kerneltest." not in k
     }

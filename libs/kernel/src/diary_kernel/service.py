@@ -38,12 +38,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ServiceDefinition:
-    """What makes one service different from another, as data."""
+    """What makes one service different from another, as data.
+
+    `projections` build read models (and can be rebuilt); `inbound` consumers turn integration
+    messages into commands on the service's aggregates. Both run on the projector runner (inbox,
+    dead-letter topic), but replaying an inbound topic is never part of a rebuild.
+    """
 
     name: str
     migrations: Sequence[Migration] = ()
     topics: Sequence[TopicSpec] = ()
     projections: Sequence[Projection] = ()
+    inbound: Sequence[Projection] = ()
 
 
 @dataclass
@@ -71,7 +77,7 @@ class ServiceRuntime:
         await migrate(self.pool, [*kernel_migrations(), *self.definition.migrations])
         self.projectors = [
             ProjectorRunner(p, self.pool, s.kafka_bootstrap_servers, topic_prefix=s.kafka_topic_prefix)
-            for p in self.definition.projections
+            for p in [*self.definition.projections, *self.definition.inbound]
         ]
         specs = [
             *(replace(spec, name=s.kafka_topic_prefix + spec.name) for spec in self.definition.topics),

@@ -8,7 +8,8 @@ import pytest
 
 from diary_events.gradebook import MarkCorrected, MarkRecorded
 from gradebook.adapters.diary_read_model import subject_averages
-from gradebook.domain.marks import CorrectMark, JournalError, Mark, RecordMark, WorkType
+from gradebook.domain.errors import JournalError
+from gradebook.domain.marks import CorrectMark, Mark, RecordMark, WorkType
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

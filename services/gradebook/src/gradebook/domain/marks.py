@@ -12,19 +12,12 @@ from enum import StrEnum
 from uuid import UUID
 
 from diary_events.base import DomainEvent
-from diary_events.gradebook import MarkCorrected, MarkRecorded, MarkValue
+from diary_events.gradebook import MarkCorrected, MarkRecorded, MarkRemoved, MarkValue
 from diary_kernel.aggregate import Aggregate
+from gradebook.domain.errors import JournalError, NotFound
 
 
-class JournalError(Exception):
-    """A command the journal refuses; the message is shown to the teacher."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class MarkNotFound(JournalError):
+class MarkNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("no such mark", field="mark_id")
 
@@ -65,6 +58,11 @@ class RecordMark:
     lesson_date: date
     value: MarkValue
     work_type: WorkType
+    lesson_id: UUID | None = None
+    lesson_number: int | None = None
+    class_id: UUID | None = None
+    school_id: UUID | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +70,14 @@ class CorrectMark:
     mark_id: UUID
     value: MarkValue
     reason: str
+    corrected_by: UUID | None = None
+
+
+@dataclass(frozen=True)
+class RemoveMark:
+    mark_id: UUID
+    reason: str
+    removed_by: UUID
 
 
 class Mark(Aggregate):
@@ -82,6 +88,7 @@ class Mark(Aggregate):
         self.education_id: UUID | None = None
         self.value: MarkValue | None = None
         self.recorded: MarkRecorded | None = None
+        self.removed = False
 
     def record(self, command: RecordMark, now: datetime) -> None:
         if self.exists:
@@ -99,6 +106,11 @@ class Mark(Aggregate):
                 work_type=command.work_type.value,
                 weight=command.work_type.weight,
                 recorded_at=now,
+                lesson_id=command.lesson_id,
+                lesson_number=command.lesson_number,
+                class_id=command.class_id,
+                school_id=command.school_id,
+                comment=command.comment.strip() if command.comment and command.comment.strip() else None,
             )
         )
 
@@ -122,7 +134,7 @@ class Mark(Aggregate):
         )
 
     def correct(self, command: CorrectMark, now: datetime) -> None:
-        if not self.exists or self.education_id is None:
+        if not self.exists or self.education_id is None or self.removed:
             raise MarkNotFound
         if not command.reason.strip():
             raise JournalError("a correction needs a reason", field="reason")
@@ -135,6 +147,22 @@ class Mark(Aggregate):
                 value=command.value,
                 reason=command.reason.strip(),
                 corrected_at=now,
+                corrected_by=command.corrected_by,
+            )
+        )
+
+    def remove(self, command: RemoveMark, now: datetime) -> None:
+        if not self.exists or self.education_id is None or self.removed:
+            raise MarkNotFound
+        if not command.reason.strip():
+            raise JournalError("removing a mark needs a reason", field="reason")
+        self.raise_event(
+            MarkRemoved(
+                mark_id=command.mark_id,
+                education_id=self.education_id,
+                reason=command.reason.strip(),
+                removed_by=command.removed_by,
+                removed_at=now,
             )
         )
 
@@ -146,5 +174,7 @@ class Mark(Aggregate):
                 self.value = event.value
             case MarkCorrected():
                 self.value = event.value
+            case MarkRemoved():
+                self.removed = True
             case _:
                 raise TypeError(f"a mark does not take {type(event).__name__}")

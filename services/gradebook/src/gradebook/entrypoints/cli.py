@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
 
-    for name, applied in asyncio.run(rebuild_read_models(definition(), settings, args.projection)).items():
+    for name, applied in asyncio.run(rebuild_read_models(definition(settings), settings, args.projection)).items():
         print(f"{name}: {applied} events applied")
 
 
