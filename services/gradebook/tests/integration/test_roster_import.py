@@ -12,6 +12,7 @@ from diary_events.registry import ClassRecord, EnrolmentRecord, PupilRecord, Sch
 from diary_kernel.personal_data import PersonalDataKeys
 from diary_kernel.testing import eventually, read_topic
 from gradebook.adapters import roster_read_model as roster
+from gradebook.erasure import erase_pupil
 from gradebook.testing import TinySchool, publish, registry_message
 
 pytestmark = pytest.mark.infra
@@ -222,9 +223,32 @@ async def test_erasing_a_pupil_leaves_only_ciphertext(gradebook: Any, school: Ti
         keys = PersonalDataKeys()
         blob = SealedPersonalData.model_validate(as_json(sealed)["personal_data"])
         assert (await keys.open(conn, blob, str(school.pupils[0])))["surname"] == "Иванов"
-        assert await keys.erase(conn, str(school.pupils[0]))
+        assert (
+            await conn.fetchval("SELECT surname FROM roster_pupils WHERE pupil_id = $1", school.pupils[0])
+        ) == ("Иванов")
+    assert await erase_pupil(gradebook.pool, school.pupils[0])
+    async with gradebook.pool.acquire() as conn:
         with pytest.raises(LookupError):
             await keys.open(conn, blob, str(school.pupils[0]))
+        assert (
+            await conn.fetchval("SELECT surname FROM roster_pupils WHERE pupil_id = $1", school.pupils[0])
+            is None
+        )
+    # The registry sending the person again does not bring the data back.
+    pupil = next(r for r in school.records(revision=5) if getattr(r, "pupil_id", None) == school.pupils[0])
+    await publish(gradebook.bootstrap, [pupil], topic_prefix=gradebook.topic_prefix)
+    async with gradebook.pool.acquire() as conn:
+        await eventually(lambda: _revision_seen(gradebook, school.pupils[0], 5), timeout=20)
+        events = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE stream_id = $1", f"pupil-{school.pupils[0]}"
+        )
+    assert events == 1
+
+
+async def _revision_seen(gradebook: Any, record_id: Any, revision: int) -> bool:
+    async with gradebook.pool.acquire() as conn:
+        seen = await conn.fetchval("SELECT revision FROM import_revisions WHERE record_id = $1", record_id)
+    return bool(seen == revision)
 
 
 async def test_exam_results_reach_the_pupils_diary(gradebook: Any, school: TinySchool) -> None:

@@ -139,7 +139,8 @@ def test_marks_and_attendance_only_on_lesson_days_for_pupils_of_the_class(
     days = set(city.days)
     marked = 0
     for lesson in lessons:
-        assert lesson.lesson_date in days and lesson.lesson_date <= TODAY
+        assert lesson.lesson_date in days
+        assert lesson.lesson_date <= TODAY
         assert lesson.lesson_date.isoweekday() <= 5
         slot = next(
             s
@@ -193,7 +194,8 @@ def test_a_pupil_changes_class_and_another_moves_to_the_next_school_keeping_hist
     city: CityGenerator, school: School
 ) -> None:
     on = school.changes_on
-    assert on is not None and on in city.days
+    assert on is not None
+    assert on in city.days
     transfer = school.transfers[0]
     before = [d for d in city.days if d < on][-1]
     moved = school.enrolments[[e.education_id for e in school.enrolments].index(transfer.education_id)]

@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
 
-    for name, applied in asyncio.run(rebuild_read_models(definition(settings), settings, args.projection)).items():
+    replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
+    for name, applied in replayed.items():
         print(f"{name}: {applied} events applied")
 
 
