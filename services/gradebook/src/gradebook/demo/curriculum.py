@@ -151,7 +151,7 @@ def school_days(year: int, start: date, end: date) -> list[date]:
     return days
 
 
-# Topics a teacher writes into the journal, in teaching order (cycled with «повторение»).
+# Topics a teacher writes into the journal, in teaching order (spread over the year).
 TOPICS: dict[str, tuple[str, ...]] = {
     RUSSIAN: (
         "Повторение изученного в начальных классах",

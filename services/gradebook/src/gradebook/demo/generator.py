@@ -778,16 +778,15 @@ class CityGenerator:
             and (s.weekday, s.lesson_number) < (slot.weekday, slot.lesson_number)
         )
         lesson_index = week * hours + ordinal
-        topic = topics[(lesson_index // 3) % len(topics)]
-        if lesson_index // 3 >= len(topics):
-            topic += " (повторение)"
+        # The year's ~34 weeks of this subject walk through its topics in order.
+        topic = topics[min(len(topics) - 1, lesson_index * len(topics) // (34 * hours))]
 
         homework = None
         if subject not in cur.NO_HOMEWORK and rng.random() < 0.85:
             templates = cur.HOMEWORK.get(subject, cur.DEFAULT_HOMEWORK)
             n, page = rng.randint(10, 600), rng.randint(5, 200)
             text = rng.choice(templates).format(
-                n=n, m=n + rng.randint(1, 4), p=page, q=page + rng.randint(4, 20), s=lesson_index // 3 + 1
+                n=n, m=n + rng.randint(1, 4), p=page, q=page + rng.randint(4, 20), s=lesson_index // 2 + 1
             )
             kinds: tuple[HomeworkKind, ...] = ("written", "written", "oral")
             kind: HomeworkKind = "reading" if "Прочитать" in text else rng.choice(kinds)

@@ -13,11 +13,13 @@ import time
 from typing import Any
 
 from diary_kernel.settings import ServiceSettings
-from gradebook.demo.school import demo_education_id, demo_generator, load_demo
 
 
 def load(base_url: str) -> int:
     """Publish and drive the demo; prints what to query and returns how many marks were accepted."""
+    # Imported here: `gradebook serve` shares this module's importer and needs no HTTP client.
+    from gradebook.demo.school import load_demo
+
     settings = ServiceSettings()
     started = time.perf_counter()
     summary = asyncio.run(
@@ -32,6 +34,8 @@ def load(base_url: str) -> int:
 def __getattr__(name: str) -> Any:
     # DEMO_PUPIL: the demo pupil's education id this school year (computed on first use).
     if name == "DEMO_PUPIL":
+        from gradebook.demo.school import demo_education_id, demo_generator
+
         generator = demo_generator()
         return demo_education_id(generator, generator.school(0))
     raise AttributeError(name)
