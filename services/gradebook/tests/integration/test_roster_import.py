@@ -175,7 +175,7 @@ async def test_bad_messages_go_to_the_dead_letter_topic_and_nothing_else_is_lost
         enrolled_on=date.today(),
     )
     o_key, o_body, o_headers = registry_message(orphan)
-    no_headers = (b"k", b'{"school_id": "x"}', [])
+    no_headers = (good_key, b'{"school_id": "x"}', [])
     not_json = (good_key, b"{not json", good_headers)
     bad_grade = (good_key, orjson.dumps({**orjson.loads(good_body), "grade": 14}), good_headers)
     unknown_type = (
