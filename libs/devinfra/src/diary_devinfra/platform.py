@@ -169,14 +169,14 @@ The diary platform is running (Ctrl-C or `make stop` stops everything).
   PostgreSQL    {infra.postgres.dsn("gradebook")}
   logs          {infra.log_dir}
 
-Record a mark and read it back from the diary a moment later:
+Read the demo pupil's diary (E = the education_id printed above):
 
-  curl -s -X POST http://127.0.0.1:8101/marks -H 'Content-Type: application/json' -d '{{
-        "education_id": "6f1c2b1e-5a47-4d7e-9a51-0c2f3d4e5a61",
-        "subject_id": "0b7e9c64-2f0d-4a55-8f3e-6b1d2c3a4f50",
-        "teacher_id": "9d3f1a2b-7c4e-4b8a-a1d2-e3f4a5b6c7d8",
-        "lesson_date": "{time.strftime("%Y-%m-%d")}", "value": "5", "work_type": "контрольная работа"}}'
-  curl -s http://127.0.0.1:8101/diary/6f1c2b1e-5a47-4d7e-9a51-0c2f3d4e5a61/marks
+  curl -s "http://127.0.0.1:8101/diary/$E/week?date={time.strftime("%Y-%m-%d")}"
+  curl -s "http://127.0.0.1:8101/diary/$E/marks"
+  curl -s "http://127.0.0.1:8101/diary/$E/teachers"
+
+Journal commands (marks, attendance, homework) take the caller from X-Actor-* headers, as the
+gateway will pass them: see services/gradebook/README.md and /docs.
 """,
         flush=True,
     )
