@@ -16,7 +16,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 help:
 	@echo "make run     - the whole platform with demo data (Ctrl-C or make stop to stop)"
 	@echo "make test    - contracts, lint and every test against real Kafka and PostgreSQL"
-	@echo "make bench   - throughput and latency figures against raw baselines (bench/results/)"
+	@echo "make bench   - throughput and latency figures against raw baselines (bench/results/); ARGS=--quick for a short run"
 	@echo "make lint    - ruff and mypy"
 	@echo "make schemas - regenerate JSON Schema and AsyncAPI from the event classes"
 	@echo "make infra-up / infra-down / infra-status - only Kafka and PostgreSQL"
@@ -63,7 +63,7 @@ test: install
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

@@ -119,6 +119,7 @@ def run() -> int:
         print("loading demo data ...", flush=True)
         subprocess.run(
             [sys.executable, "-m", "gradebook.entrypoints.cli", "demo", "--url", "http://127.0.0.1:8101"],
+            env={**os.environ, **SERVICES[0].environment(infra)},
             check=True,
         )
         _print_summary(infra)

@@ -33,6 +33,9 @@ def _record_id(record: RegistryRecord) -> tuple[str, object]:
         "TeacherRecord": "teacher_id",
         "TeachingAssignmentRecord": "assignment_id",
     }[type(record).__name__]
+    if own == "pupil_id":
+        # The same person is published by each school they attend, each with its own revisions.
+        return f"PupilRecord/{record.school_id}", record.pupil_id
     return type(record).__name__, getattr(record, own)
 
 

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "demo":
         created = demo.load(args.url)
-        print(f"demo data: {created} new marks for pupil {demo.DEMO_PUPIL}")
+        print(f"demo data: {created} marks accepted; demo pupil's diary {demo.DEMO_PUPIL}")
         return
 
     settings = GradebookSettings()
