@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from diary_events.exams import EXAM_RESULTS_TOPIC, ExamResultRecord
-from diary_events.registry import REGISTRY_ROSTER_TOPIC, RegistryRecord
+from diary_events.registry import REGISTRY_ROSTER_TOPIC, PupilRecord, RegistryRecord
 from diary_kernel.db import Connection
 from diary_kernel.envelope import Envelope
 from diary_kernel.eventstore import EventStore
@@ -33,7 +33,7 @@ def _record_id(record: RegistryRecord) -> tuple[str, object]:
         "TeacherRecord": "teacher_id",
         "TeachingAssignmentRecord": "assignment_id",
     }[type(record).__name__]
-    if own == "pupil_id":
+    if isinstance(record, PupilRecord):
         # The same person is published by each school they attend, each with its own revisions.
         return f"PupilRecord/{record.school_id}", record.pupil_id
     return type(record).__name__, getattr(record, own)
