@@ -18,6 +18,7 @@ from gradebook.adapters.journal_read_model import JournalProjection
 from gradebook.adapters.registry_importer import ExamResultsImporter, RegistryImporter
 from gradebook.adapters.roster_read_model import RosterProjection
 from gradebook.entrypoints import http_diary, http_journal
+from gradebook.entrypoints.errors import install_journal_errors
 
 SOURCE = "/diary/gradebook"
 
@@ -57,7 +58,7 @@ def definition(settings: ServiceSettings | None = None) -> ServiceDefinition:
 def build_app(settings: GradebookSettings | None = None) -> FastAPI:
     settings = settings or GradebookSettings()
     runtime = ServiceRuntime(definition(settings), settings)
-    return create_app(
+    app = create_app(
         runtime,
         title="Gradebook",
         description=(
@@ -66,3 +67,5 @@ def build_app(settings: GradebookSettings | None = None) -> FastAPI:
         ),
         routers=[http_journal.router, http_diary.router],
     )
+    install_journal_errors(app)
+    return app

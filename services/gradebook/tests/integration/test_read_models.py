@@ -32,6 +32,7 @@ from gradebook.adapters import roster_read_model as roster
 from gradebook.adapters.diary_read_model import DiaryMarksProjection
 from gradebook.adapters.journal_read_model import JournalProjection
 from gradebook.adapters.roster_read_model import RosterProjection
+from gradebook.entrypoints.errors import install_journal_errors
 from gradebook.entrypoints.http_diary import router
 
 pytestmark = pytest.mark.infra
@@ -713,6 +714,7 @@ async def client(pool: Pool) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(pool=pool)
     install_problem_handlers(app)
+    install_journal_errors(app)
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gradebook") as http:
         yield http

@@ -23,7 +23,6 @@ from diary_kernel.problems import PROBLEM_RESPONSES, Problem
 from gradebook.adapters import diary_queries as q
 from gradebook.adapters import roster_read_model as roster
 from gradebook.domain.access import require_report_reader
-from gradebook.domain.errors import Forbidden, JournalError, NotFound
 from gradebook.entrypoints.actor import CurrentActor
 
 router = APIRouter(responses={**PROBLEM_RESPONSES, 304: {"description": "Not modified (If-None-Match)"}})
@@ -114,6 +113,18 @@ async def _school_of(conn: Connection, education_id: UUID) -> UUID | None:
     return info.school_id if info else None
 
 
+async def _pupil_period(
+    conn: Connection, education_id: UUID, period_id: UUID | None, date_from: date | None, date_to: date | None
+) -> tuple[date, date]:
+    """A known diary and a required range: a period of the pupil's school, or from/to."""
+    await _education(conn, education_id)
+    school_id = await _school_of(conn, education_id)
+    start, end = await _range(conn, period_id, date_from, date_to, required=True, school_id=school_id)
+    assert start is not None
+    assert end is not None
+    return start, end
+
+
 # --- The pupil's diary ---------------------------------------------------------------------------
 
 
@@ -196,11 +207,7 @@ async def diary_attendance(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     async with _conn(request) as conn:
-        await _education(conn, education_id)
-        school_id = await _school_of(conn, education_id)
-        start, end = await _range(conn, period_id, date_from, date_to, required=True, school_id=school_id)
-        assert start is not None
-        assert end is not None
+        start, end = await _pupil_period(conn, education_id, period_id, date_from, date_to)
         summary = await q.attendance_summary(conn, education_id, start, end)
     return _respond(q.AttendanceSummary, summary, if_none_match)
 
@@ -241,11 +248,7 @@ async def diary_rating(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     async with _conn(request) as conn:
-        await _education(conn, education_id)
-        school_id = await _school_of(conn, education_id)
-        start, end = await _range(conn, period_id, date_from, date_to, required=True, school_id=school_id)
-        assert start is not None
-        assert end is not None
+        start, end = await _pupil_period(conn, education_id, period_id, date_from, date_to)
         rating = await q.class_rating(conn, education_id, start, end)
     return _respond(q.ClassRating, rating, if_none_match)
 
@@ -271,22 +274,12 @@ async def _authorise_staff_read(conn: Connection, actor: CurrentActor, class_id:
     info = await roster.class_info(conn, class_id)
     if info is None:
         raise _not_found(f"no class {class_id}", "class_id")
-    try:
-        require_report_reader(
-            actor,
-            info.school_id,
-            is_form_teacher=info.form_teacher_id == actor.actor_id,
-            teaches_class=await roster.teaches_class(conn, actor.actor_id, class_id),
-        )
-    except JournalError as error:
-        status = 404 if isinstance(error, NotFound) else 403 if isinstance(error, Forbidden) else 422
-        title = {404: "Not found", 403: "Forbidden"}.get(status, "Refused")
-        raise Problem(
-            status,
-            title,
-            str(error),
-            errors=[{"field": error.field, "message": str(error)}] if error.field else [],
-        ) from error
+    require_report_reader(  # a refusal is answered by the journal's error handler
+        actor,
+        info.school_id,
+        is_form_teacher=info.form_teacher_id == actor.actor_id,
+        teaches_class=await roster.teaches_class(conn, actor.actor_id, class_id),
+    )
     return info
 
 

@@ -20,7 +20,7 @@ from diary_kernel.problems import PROBLEM_RESPONSES, Problem
 from diary_kernel.uow import UnitOfWork
 from gradebook.adapters import diary_read_model as diary
 from gradebook.adapters.roster_lookup import SqlRoster
-from gradebook.domain.errors import Forbidden, JournalError, NotFound
+from gradebook.domain.errors import JournalError
 from gradebook.domain.lessons import AttendanceEntry, HomeworkSpec, lesson_id_for
 from gradebook.domain.marks import WorkType
 from gradebook.domain.timetable import SlotSpec
@@ -206,21 +206,6 @@ def _journal(request: Request) -> Journal:
     return Journal(lambda: UnitOfWork(runtime.pool, runtime.store), SqlRoster)
 
 
-def _problem(error: JournalError) -> Problem:
-    status, title = 422, "Refused by the journal"
-    if isinstance(error, NotFound):
-        status, title = 404, "Not found"
-    elif isinstance(error, Forbidden):
-        status, title = 403, "Forbidden"
-    return Problem(
-        status,
-        title,
-        str(error),
-        type_="/problems/journal",
-        errors=[{"field": error.field, "message": str(error)}] if error.field else [],
-    )
-
-
 def _version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
@@ -250,12 +235,9 @@ async def set_timetable(
     class_id: UUID, body: WeeklyTimetable, actor: CurrentActor, request: Request, response: Response
 ) -> Accepted:
     """Replace the class's weekly timetable from a date on (school staff)."""
-    try:
-        outcome = await _journal(request).set_timetable(
-            actor, class_id, body.valid_from, [slot.spec() for slot in body.slots]
-        )
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).set_timetable(
+        actor, class_id, body.valid_from, [slot.spec() for slot in body.slots]
+    )
     return _accepted(outcome, response)
 
 
@@ -277,10 +259,7 @@ async def set_slot(
     spec = SlotSpec(
         weekday, lesson_number, body.subject_id, body.teacher_id, body.starts_at, body.ends_at, body.room
     )
-    try:
-        outcome = await _journal(request).set_slot(actor, class_id, body.valid_from, spec)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).set_slot(actor, class_id, body.valid_from, spec)
     return _accepted(outcome, response)
 
 
@@ -299,10 +278,7 @@ async def clear_slot(
     response: Response,
 ) -> Accepted:
     """No weekly lesson in this slot from a date on (school staff)."""
-    try:
-        outcome = await _journal(request).clear_slot(actor, class_id, valid_from, weekday, lesson_number)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).clear_slot(actor, class_id, valid_from, weekday, lesson_number)
     return _accepted(outcome, response)
 
 
@@ -312,26 +288,23 @@ async def change_lesson(
 ) -> Accepted:
     """Cancel one dated lesson, or give it to a substitute teacher (school staff)."""
     journal = _journal(request)
-    try:
-        if body.kind == "cancellation":
-            outcome = await journal.cancel_lesson(
-                actor, class_id, body.lesson_date, body.lesson_number, body.reason or ""
-            )
-        else:
-            if body.teacher_id is None:
-                raise JournalError("a substitution names the substitute teacher", field="teacher_id")
-            outcome = await journal.substitute_lesson(
-                actor,
-                class_id,
-                body.lesson_date,
-                body.lesson_number,
-                teacher_id=body.teacher_id,
-                subject_id=body.subject_id,
-                room=body.room,
-                reason=body.reason,
-            )
-    except JournalError as error:
-        raise _problem(error) from error
+    if body.kind == "cancellation":
+        outcome = await journal.cancel_lesson(
+            actor, class_id, body.lesson_date, body.lesson_number, body.reason or ""
+        )
+    else:
+        if body.teacher_id is None:
+            raise JournalError("a substitution names the substitute teacher", field="teacher_id")
+        outcome = await journal.substitute_lesson(
+            actor,
+            class_id,
+            body.lesson_date,
+            body.lesson_number,
+            teacher_id=body.teacher_id,
+            subject_id=body.subject_id,
+            room=body.room,
+            reason=body.reason,
+        )
     return _accepted(outcome, response)
 
 
@@ -349,10 +322,7 @@ async def revert_change(
     response: Response,
 ) -> Accepted:
     """Take back a cancellation or substitution (school staff)."""
-    try:
-        outcome = await _journal(request).revert_change(actor, class_id, lesson_date, lesson_number)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).revert_change(actor, class_id, lesson_date, lesson_number)
     return _accepted(outcome, response)
 
 
@@ -382,10 +352,7 @@ async def set_topic(
 ) -> LessonAccepted:
     """Write the lesson's topic (the teacher of the lesson)."""
     at = LessonAt(class_id, lesson_date, lesson_number, body.subject_id)
-    try:
-        outcome = await _journal(request).set_topic(actor, at, body.lesson_topic, body.description)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).set_topic(actor, at, body.lesson_topic, body.description)
     return _lesson_accepted(outcome, at, response)
 
 
@@ -402,10 +369,7 @@ async def assign_homework(
     """Set homework in a lesson; the same homework id again is a safe retry (200)."""
     at = LessonAt(class_id, lesson_date, lesson_number, body.subject_id)
     spec = HomeworkSpec(body.homework_id, body.due_on, body.kind, body.text, tuple(body.attachments))
-    try:
-        outcome = await _journal(request).assign_homework(actor, at, spec)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).assign_homework(actor, at, spec)
     if not outcome.created:
         response.status_code = 200
     accepted = _lesson_accepted(outcome, at, response)
@@ -426,10 +390,7 @@ async def change_homework(
     """Edit homework already set."""
     at = LessonAt(class_id, lesson_date, lesson_number, body.subject_id)
     spec = HomeworkSpec(homework_id, body.due_on, body.kind, body.text, tuple(body.attachments))
-    try:
-        outcome = await _journal(request).change_homework(actor, at, spec)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).change_homework(actor, at, spec)
     return _lesson_accepted(outcome, at, response)
 
 
@@ -446,10 +407,7 @@ async def remove_homework(
 ) -> LessonAccepted:
     """Take homework back, with a reason."""
     at = LessonAt(class_id, lesson_date, lesson_number, body.subject_id)
-    try:
-        outcome = await _journal(request).remove_homework(actor, at, homework_id, body.reason)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).remove_homework(actor, at, homework_id, body.reason)
     return _lesson_accepted(outcome, at, response)
 
 
@@ -469,10 +427,7 @@ async def mark_attendance(
         AttendanceEntry(line.education_id, line.status, line.absence_reason, line.minutes_late)
         for line in body.entries
     ]
-    try:
-        outcome = await _journal(request).mark_attendance(actor, at, entries)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).mark_attendance(actor, at, entries)
     return _lesson_accepted(outcome, at, response)
 
 
@@ -488,10 +443,7 @@ async def make_remark(
 ) -> ItemAccepted:
     """A remark («замечание») about a pupil in a lesson."""
     at = LessonAt(class_id, lesson_date, lesson_number, body.subject_id)
-    try:
-        outcome = await _journal(request).make_remark(actor, at, body.remark_id, body.education_id, body.text)
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).make_remark(actor, at, body.remark_id, body.education_id, body.text)
     if not outcome.created:
         response.status_code = 200
     accepted = _lesson_accepted(outcome, at, response)
@@ -512,20 +464,17 @@ async def make_remark(
 async def record_mark(
     body: RecordMarkRequest, actor: CurrentActor, request: Request, response: Response
 ) -> MarkAccepted:
-    try:
-        outcome = await _journal(request).record_mark(
-            actor,
-            mark_id=body.mark_id,
-            education_id=body.education_id,
-            subject_id=body.subject_id,
-            lesson_date=body.lesson_date,
-            lesson_number=body.lesson_number,
-            value=body.value,
-            work_type=body.work_type,
-            comment=body.comment,
-        )
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).record_mark(
+        actor,
+        mark_id=body.mark_id,
+        education_id=body.education_id,
+        subject_id=body.subject_id,
+        lesson_date=body.lesson_date,
+        lesson_number=body.lesson_number,
+        value=body.value,
+        work_type=body.work_type,
+        comment=body.comment,
+    )
     if not outcome.created:
         response.status_code = 200
     response.headers["Location"] = f"/marks/{body.mark_id}"
@@ -543,12 +492,9 @@ async def correct_mark(
     if_match: IfMatch = None,
 ) -> MarkAccepted:
     """Correct a recorded mark with a reason; with If-Match, refuse if it changed meanwhile (409)."""
-    try:
-        outcome = await _journal(request).correct_mark(
-            actor, mark_id, body.value, body.reason, expected_version=_version(if_match)
-        )
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).correct_mark(
+        actor, mark_id, body.value, body.reason, expected_version=_version(if_match)
+    )
     response.headers["ETag"] = f'"{outcome.version}"'
     return MarkAccepted(mark_id=mark_id, version=outcome.version)
 
@@ -563,12 +509,9 @@ async def remove_mark(
     if_match: IfMatch = None,
 ) -> MarkAccepted:
     """Take a mark out of the journal with a reason (recorded as an event, never a silent delete)."""
-    try:
-        outcome = await _journal(request).remove_mark(
-            actor, mark_id, body.reason, expected_version=_version(if_match)
-        )
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome = await _journal(request).remove_mark(
+        actor, mark_id, body.reason, expected_version=_version(if_match)
+    )
     response.headers["ETag"] = f'"{outcome.version}"'
     return MarkAccepted(mark_id=mark_id, version=outcome.version)
 
@@ -596,16 +539,13 @@ async def set_final_mark(
     response: Response,
 ) -> FinalMarkAccepted:
     """Set the final mark for a period; changing it needs a reason. Answers the suggested average."""
-    try:
-        outcome, suggested = await _journal(request).set_final_mark(
-            actor,
-            education_id=education_id,
-            subject_id=subject_id,
-            period_id=period_id,
-            value=body.value,
-            reason=body.reason,
-        )
-    except JournalError as error:
-        raise _problem(error) from error
+    outcome, suggested = await _journal(request).set_final_mark(
+        actor,
+        education_id=education_id,
+        subject_id=subject_id,
+        period_id=period_id,
+        value=body.value,
+        reason=body.reason,
+    )
     response.headers["ETag"] = f'"{outcome.version}"'
     return FinalMarkAccepted(version=outcome.version, changed=outcome.created, suggested_average=suggested)

@@ -96,47 +96,40 @@ class Journal:
     async def set_timetable(
         self, actor: Actor, class_id: UUID, valid_from: date, slots: list[SlotSpec]
     ) -> Outcome:
-        async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
-            access.require_timetable_keeper(actor, school_class.school_id)
-            for index, spec in enumerate(slots):
-                await self._teacher_of_class(uow, spec, class_id, f"slots[{index}]")
-            timetables = uow.repository(ClassTimetable)
-            timetable = await timetables.get(str(class_id))
-            timetable.set_week(class_id, school_class.school_id, valid_from, slots)
-            return await self._save(timetables, timetable, class_id)
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.set_week(class_id, school_id, valid_from, slots),
+            slots=[(spec, f"slots[{index}]") for index, spec in enumerate(slots)],
+        )
 
     async def set_slot(self, actor: Actor, class_id: UUID, valid_from: date, spec: SlotSpec) -> Outcome:
-        async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
-            access.require_timetable_keeper(actor, school_class.school_id)
-            await self._teacher_of_class(uow, spec, class_id, "")
-            timetables = uow.repository(ClassTimetable)
-            timetable = await timetables.get(str(class_id))
-            timetable.set_slot(class_id, school_class.school_id, valid_from, spec)
-            return await self._save(timetables, timetable, class_id)
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.set_slot(class_id, school_id, valid_from, spec),
+            slots=[(spec, "")],
+        )
 
     async def clear_slot(
         self, actor: Actor, class_id: UUID, valid_from: date, weekday: int, lesson_number: int
     ) -> Outcome:
-        async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
-            access.require_timetable_keeper(actor, school_class.school_id)
-            timetables = uow.repository(ClassTimetable)
-            timetable = await timetables.get(str(class_id))
-            timetable.clear_slot(class_id, school_class.school_id, valid_from, (weekday, lesson_number))
-            return await self._save(timetables, timetable, class_id)
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.clear_slot(
+                class_id, school_id, valid_from, (weekday, lesson_number)
+            ),
+        )
 
     async def cancel_lesson(
         self, actor: Actor, class_id: UUID, day: date, lesson_number: int, reason: str
     ) -> Outcome:
-        async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
-            access.require_timetable_keeper(actor, school_class.school_id)
-            timetables = uow.repository(ClassTimetable)
-            timetable = await timetables.get(str(class_id))
-            timetable.cancel(class_id, school_class.school_id, day, lesson_number, reason)
-            return await self._save(timetables, timetable, class_id)
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.cancel(class_id, school_id, day, lesson_number, reason),
+        )
 
     async def substitute_lesson(
         self,
@@ -150,30 +143,45 @@ class Journal:
         room: str | None,
         reason: str | None,
     ) -> Outcome:
-        async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
-            access.require_timetable_keeper(actor, school_class.school_id)
-            timetables = uow.repository(ClassTimetable)
-            timetable = await timetables.get(str(class_id))
-            timetable.substitute(
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.substitute(
                 class_id,
-                school_class.school_id,
+                school_id,
                 day,
                 lesson_number,
                 teacher_id=teacher_id,
                 subject_id=subject_id,
                 room=room,
                 reason=reason,
-            )
-            return await self._save(timetables, timetable, class_id)
+            ),
+        )
 
     async def revert_change(self, actor: Actor, class_id: UUID, day: date, lesson_number: int) -> Outcome:
+        return await self._change_timetable(
+            actor,
+            class_id,
+            lambda timetable, school_id: timetable.revert(class_id, school_id, day, lesson_number),
+        )
+
+    async def _change_timetable(
+        self,
+        actor: Actor,
+        class_id: UUID,
+        change: Callable[[ClassTimetable, UUID], object],
+        *,
+        slots: list[tuple[SlotSpec, str]] | None = None,
+    ) -> Outcome:
+        """The school's staff change a class's timetable; each slot's teacher must teach its subject."""
         async with self._uow() as uow:
-            school_class = await self._class(uow, class_id)
+            school_class = await self._class(uow, actor, class_id)
             access.require_timetable_keeper(actor, school_class.school_id)
+            for spec, where in slots or []:
+                await self._teacher_of_class(uow, spec, class_id, where)
             timetables = uow.repository(ClassTimetable)
             timetable = await timetables.get(str(class_id))
-            timetable.revert(class_id, school_class.school_id, day, lesson_number)
+            change(timetable, school_class.school_id)
             return await self._save(timetables, timetable, class_id)
 
     # --- lessons (the teacher of the lesson) ------------------------------------------------
@@ -260,7 +268,7 @@ class Journal:
             teaches_lesson = False
             if lesson_number is not None:
                 at = LessonAt(education.class_id, lesson_date, lesson_number, subject_id)
-                ref, teacher_on_lesson = await self._lesson(uow, at)
+                ref, teacher_on_lesson = await self._lesson(uow, actor, at)
                 lesson_id, teaches_lesson = ref.lesson_id, teacher_on_lesson == actor.actor_id
             access.require_journal_keeper(
                 actor,
@@ -364,10 +372,13 @@ class Journal:
     def _today(self) -> date:
         return self._clock().date()
 
-    async def _class(self, uow: UnitOfWork, class_id: UUID) -> ClassFacts:
+    async def _class(self, uow: UnitOfWork, actor: Actor, class_id: UUID) -> ClassFacts:
+        """An open class of the actor's school; another school's class does not exist for them."""
         school_class = await self._roster(uow.conn).class_facts(class_id)
-        if school_class is None:
-            raise NotFound("no such class", field="class_id")
+        access.require_same_school(
+            actor, school_class.school_id if school_class else None, "class", "class_id"
+        )
+        assert school_class is not None
         if school_class.closed:
             raise JournalError("the class is closed", field="class_id")
         return school_class
@@ -380,9 +391,9 @@ class Journal:
                 field=f"{prefix}teacher_id",
             )
 
-    async def _lesson(self, uow: UnitOfWork, at: LessonAt) -> tuple[LessonRef, UUID]:
+    async def _lesson(self, uow: UnitOfWork, actor: Actor, at: LessonAt) -> tuple[LessonRef, UUID]:
         """The dated lesson from the timetable, and the teacher who teaches it that day."""
-        school_class = await self._class(uow, at.class_id)
+        school_class = await self._class(uow, actor, at.class_id)
         timetable = await uow.repository(ClassTimetable).get(str(at.class_id))
         scheduled = timetable.lesson_on(at.lesson_date, at.lesson_number)
         if scheduled is None:
@@ -400,11 +411,7 @@ class Journal:
         return ref, scheduled.teacher_id
 
     async def _lesson_for_teacher(self, uow: UnitOfWork, actor: Actor, at: LessonAt) -> LessonRef:
-        school_class = await self._roster(uow.conn).class_facts(at.class_id)
-        access.require_same_school(
-            actor, school_class.school_id if school_class else None, "class", "class_id"
-        )
-        ref, teacher_on_lesson = await self._lesson(uow, at)
+        ref, teacher_on_lesson = await self._lesson(uow, actor, at)
         access.require_journal_keeper(
             actor,
             ref.school_id,
