@@ -5,7 +5,16 @@ Importing this package registers every event type so that consumers can decode t
 
 from diary_events import exams as exams
 from diary_events import gradebook as gradebook
+from diary_events import identity as identity
 from diary_events import registry as registry
 from diary_events.base import DomainEvent, event_class_for, registered_events
 
-__all__ = ["DomainEvent", "event_class_for", "exams", "gradebook", "registered_events", "registry"]
+__all__ = [
+    "DomainEvent",
+    "event_class_for",
+    "exams",
+    "gradebook",
+    "identity",
+    "registered_events",
+    "registry",
+]

@@ -290,3 +290,91 @@ async def topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactory]:
             log.warning("could not delete test topics %s: %s", created, exc)
         finally:
             await admin.close()
+
+
+# -- mail and sign-in (SMTP sink, ESIA stand-in) ------------------------------------------
+# Imported here, not at the top: this section was appended while others edited the header.
+
+import secrets  # noqa: E402
+
+import httpx  # noqa: E402
+
+from diary_devinfra.oidc_provider import OidcAccount, OidcProvider  # noqa: E402
+from diary_devinfra.oidc_provider import login as oidc_login  # noqa: E402
+from diary_devinfra.smtp_sink import SmtpSink  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free port for the session; `.mailbox` reads what it received.
+
+    Shared by every test: note `len(smtp_sink.mailbox.to(addr))` before acting and pass it as
+    `after=` to `wait_for`; `fail_next(n)` makes the next n deliveries fail with 451.
+    """
+    state = Path(tempfile.mkdtemp(prefix="diary-test-smtp-"))
+    (port,) = _process.free_ports(1)
+    sink = SmtpSink(state / "mail", port)
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+OIDC_TEST_CLIENT_ID = "diary-identity"
+OIDC_TEST_REDIRECT_URI = "http://identity.test/federated/esia/callback"
+"""The identity service's tests configure this redirect URI; nobody follows it, they read
+code and state from it (`oidc_provider.login` returns it)."""
+
+
+@dataclass(frozen=True)
+class OidcTestProvider:
+    """The session's ESIA stand-in and the confidential client registered at it."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    accounts: tuple[OidcAccount, ...]
+
+    def account(self, login: str) -> OidcAccount:
+        """The demo account with this login (e.g. "ivanova.parent@example.org")."""
+        for account in self.accounts:
+            if account.login == login:
+                return account
+        raise KeyError(f"no demo ESIA account {login!r}; there are {[a.login for a in self.accounts]}")
+
+    async def login(
+        self, client: httpx.AsyncClient, authorization_url: str, login: str, password: str
+    ) -> str:
+        """Play the user's browser: sign in, return the redirect to redirect_uri (code, state)."""
+        return await oidc_login(client, authorization_url, login, password)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcTestProvider]:
+    """A local OpenID Connect provider configured like ESIA, on a free port for the session."""
+    state = Path(tempfile.mkdtemp(prefix="diary-test-oidc-"))
+    (port,) = _process.free_ports(1)
+    provider = OidcProvider(
+        state,
+        port,
+        client_id=OIDC_TEST_CLIENT_ID,
+        client_secret=secrets.token_urlsafe(24),
+        redirect_uris=[OIDC_TEST_REDIRECT_URI],
+    )
+    started = time.monotonic()
+    try:
+        provider.start(START_TIMEOUT)
+        log.info("OIDC provider up in %.1fs at %s", time.monotonic() - started, provider.issuer)
+        yield OidcTestProvider(
+            issuer=provider.issuer,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            redirect_uri=OIDC_TEST_REDIRECT_URI,
+            accounts=tuple(provider.accounts),
+        )
+    finally:
+        provider.stop()
+        shutil.rmtree(state, ignore_errors=True)

@@ -129,6 +129,10 @@ class ServiceRuntime:
                 checks[task.get_name()] = "stopped"
         return checks
 
+    def spawn_worker(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        """Run a service's own background loop (until the given event is set), supervised."""
+        self._spawn(name, lambda: run(self._stopping))
+
     def _spawn(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         async def supervised() -> None:
             # A worker that dies is started again, so a broker restart does not leave it deaf.

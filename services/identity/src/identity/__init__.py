@@ -1,0 +1,1 @@
+"""Identity: accounts, credentials, sessions, roles and ESIA links of the diary platform."""

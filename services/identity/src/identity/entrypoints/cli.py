@@ -1,0 +1,114 @@
+"""`identity serve` runs the service; `rotate-keys` schedules a new signing key; `invite-operator`
+creates the first operator (who then grants every other role over HTTP)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import timedelta
+
+import uvicorn
+
+from diary_kernel.access_tokens import AccessClaims, RoleClaim
+from diary_kernel.db import create_pool, kernel_migrations, migrate
+from diary_kernel.eventstore import EventStore
+from diary_kernel.logs import configure_logging
+from diary_kernel.service import rebuild_read_models
+
+
+def main(argv: list[str] | None = None) -> None:
+    from identity.bootstrap import IdentitySettings, build_app, definition
+
+    parser = argparse.ArgumentParser(prog="identity")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="HTTP API, outbox relay, mail sender, roster consumers")
+    rebuild = commands.add_parser("rebuild", help="replay read models from the topics")
+    rebuild.add_argument("projection", nargs="?")
+    commands.add_parser(
+        "rotate-keys", help="publish a new token-signing key; it signs after the publish delay"
+    )
+    operator = commands.add_parser(
+        "invite-operator", help="grant the operator role to an address (mails a link)"
+    )
+    operator.add_argument("email")
+    args = parser.parse_args(argv)
+
+    settings = IdentitySettings()
+    configure_logging(settings.service_name, settings.log_level)
+    if args.command == "serve":
+        uvicorn.run(
+            build_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+    elif args.command == "rebuild":
+        replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
+        for name, applied in replayed.items():
+            print(f"{name}: {applied} events applied")
+    elif args.command == "rotate-keys":
+        print(f"new signing key {asyncio.run(_rotate(settings))} published; it signs after the publish delay")
+    else:
+        account_id = asyncio.run(_invite_operator(settings, args.email))
+        print(
+            f"operator role granted to account {account_id}; a link to set the password was mailed if needed"
+        )
+
+
+async def _rotate(settings: object) -> str:
+    from identity.adapters.signing_keys import SigningKeys
+    from identity.bootstrap import IdentitySettings, definition
+    from identity.service_layer.identity import utc_now
+
+    assert isinstance(settings, IdentitySettings)
+    pool = await create_pool(settings.database_url)
+    try:
+        await migrate(pool, [*kernel_migrations(), *definition(settings).migrations])
+        keys = SigningKeys(
+            settings.kek(),
+            access_token_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            publish_ahead=timedelta(seconds=settings.key_publish_ahead_seconds),
+        )
+        async with pool.acquire() as conn:
+            await keys.ensure(conn, utc_now())
+            return await keys.rotate(conn, utc_now())
+    finally:
+        await pool.close()
+
+
+async def _invite_operator(settings: object, email: str) -> str:
+    import uuid
+
+    from identity.adapters.credentials import Argon2Parameters, Passwords
+    from identity.adapters.signing_keys import SigningKeys
+    from identity.bootstrap import SOURCE, IdentitySettings, definition
+    from identity.domain.accounts import Grant
+    from identity.service_layer.identity import Identity, IdentityConfig
+
+    assert isinstance(settings, IdentitySettings)
+    pool = await create_pool(settings.database_url)
+    try:
+        await migrate(pool, [*kernel_migrations(), *definition(settings).migrations])
+        identity = Identity(
+            pool,
+            EventStore(source=SOURCE, topic_prefix=settings.kafka_topic_prefix),
+            Passwords(Argon2Parameters()),
+            SigningKeys(settings.kek(), access_token_ttl=timedelta(minutes=10), publish_ahead=timedelta()),
+            IdentityConfig(issuer=settings.public_url, links_base_url=settings.links_base_url),
+        )
+        # The command line is the platform's root of trust: it acts as an operator itself.
+        console = AccessClaims(
+            account_id=uuid.UUID(int=0),
+            session_id=uuid.UUID(int=0),
+            roles=(RoleClaim(role="operator"),),
+            expires_at=0,
+        )
+        account_id, _ = await identity.invite(console, email, Grant("operator"))
+        return str(account_id)
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    main()
