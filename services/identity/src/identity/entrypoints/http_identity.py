@@ -275,12 +275,13 @@ async def esia_callback(
     state: Annotated[str, Query(max_length=200)] = "",
     code: Annotated[str | None, Query(max_length=2000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
+    iss: Annotated[str | None, Query(max_length=500)] = None,
     binding: Annotated[str | None, Cookie(alias=BINDING_COOKIE)] = None,
 ) -> TokenResponse:
     """Signs in the ESIA user: their linked account, the account with their verified e-mail, or a new one."""
     if error is not None or code is None:
         raise Problem(401, "Federated login refused", f"the identity provider answered {error or 'no code'}")
-    pair = await identity.finish_federated(code, state, binding or "")
+    pair = await identity.finish_federated(code, state, binding or "", iss)
     response.delete_cookie(BINDING_COOKIE, path="/federated/esia")
     return _tokens(pair, response)
 

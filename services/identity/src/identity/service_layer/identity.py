@@ -381,8 +381,13 @@ class Identity:
             )
         return url
 
-    async def finish_federated(self, code: str, state: str, browser_binding: str) -> TokenPair:
+    async def finish_federated(
+        self, code: str, state: str, browser_binding: str, issuer: str | None = None
+    ) -> TokenPair:
         esia = self._esia()
+        if issuer is not None and issuer != esia.settings.issuer:
+            # RFC 9207: the answer names who sent it; a mix-up with another provider stops here.
+            raise FederatedLoginFailed("the answer comes from another identity provider", field="iss")
         now = self._now()
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
