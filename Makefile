@@ -38,7 +38,7 @@ stop: install
 	$(PY) -m diary_devinfra.platform stop
 
 infra-up: install
-	$(PY) -m diary_devinfra up --databases gradebook
+	$(PY) -m diary_devinfra up --databases gradebook,identity
 
 infra-down: install
 	$(PY) -m diary_devinfra down

@@ -9,19 +9,27 @@ Ctrl-C. `stop` does the same from another shell through the pid files.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from diary_devinfra import _process
 from diary_devinfra.local import LocalInfra
+
+SMTP_PORT = 10025
+ESIA_PORT = 9400
+ESIA_CLIENT_ID = "diary-identity"
 
 
 @dataclass(frozen=True)
@@ -35,16 +43,105 @@ class ServiceProcess:
     env_prefix: str
 
     def environment(self, infra: LocalInfra) -> dict[str, str]:
-        return {
+        env = {
             f"{self.env_prefix}DATABASE_URL": infra.postgres.dsn(self.database),
             f"{self.env_prefix}HTTP_PORT": str(self.port),
             "DIARY_KAFKA_BOOTSTRAP_SERVERS": infra.kafka.bootstrap_servers,
         }
+        if self.name == "identity":
+            env.update(_identity_environment(infra, self))
+        return env
 
 
 SERVICES = [
     ServiceProcess("gradebook", "gradebook.entrypoints.cli", 8101, "gradebook", "GRADEBOOK_"),
+    ServiceProcess("identity", "identity.entrypoints.cli", 8102, "identity", "IDENTITY_"),
 ]
+
+
+def _local_secret(infra: LocalInfra, name: str, make: Callable[[], str]) -> str:
+    """A development secret made once per state dir (kept next to the data it protects)."""
+    path = infra.log_dir.parent / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _esia_secret(infra: LocalInfra) -> str:
+    return _local_secret(infra, "esia-client-secret", lambda: secrets.token_urlsafe(24))
+
+
+def mail_dir(infra: LocalInfra) -> Path:
+    return infra.log_dir.parent / "mail"
+
+
+def _identity_environment(infra: LocalInfra, service: ServiceProcess) -> dict[str, str]:
+    url = f"http://127.0.0.1:{service.port}"
+    return {
+        "IDENTITY_KEY_ENCRYPTION_KEY": _local_secret(
+            infra, "identity-key-encryption-key", lambda: base64.b64encode(os.urandom(32)).decode()
+        ),
+        "IDENTITY_PUBLIC_URL": url,
+        "IDENTITY_LINKS_BASE_URL": url,
+        "IDENTITY_SMTP_HOST": "127.0.0.1",
+        "IDENTITY_SMTP_PORT": str(SMTP_PORT),
+        "IDENTITY_ESIA_ISSUER": f"http://127.0.0.1:{ESIA_PORT}",
+        "IDENTITY_ESIA_CLIENT_ID": ESIA_CLIENT_ID,
+        "IDENTITY_ESIA_CLIENT_SECRET": _esia_secret(infra),
+        "IDENTITY_ESIA_REDIRECT_URI": f"{url}/federated/esia/callback",
+    }
+
+
+def _helpers(infra: LocalInfra) -> list[tuple[str, list[str], int]]:
+    """Development stand-ins for the outside world: the SMTP sink and the ESIA-like provider."""
+    identity = next(s for s in SERVICES if s.name == "identity")
+    return [
+        (
+            "smtp-sink",
+            [
+                sys.executable,
+                "-m",
+                "diary_devinfra.smtp_sink",
+                "--port",
+                str(SMTP_PORT),
+                "--dir",
+                str(mail_dir(infra)),
+            ],
+            SMTP_PORT,
+        ),
+        (
+            "esia",
+            [
+                sys.executable,
+                "-m",
+                "diary_devinfra.oidc_provider",
+                "--port",
+                str(ESIA_PORT),
+                "--state-dir",
+                str(infra.log_dir.parent / "esia"),
+                "--client-id",
+                ESIA_CLIENT_ID,
+                "--client-secret",
+                _esia_secret(infra),
+                "--redirect-uri",
+                f"http://127.0.0.1:{identity.port}/federated/esia/callback",
+            ],
+            ESIA_PORT,
+        ),
+    ]
+
+
+def _wait_port(name: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with {process.returncode}; see its log")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{name} did not listen on {port} within {timeout:.0f} s")
 
 
 def _run_dir(infra: LocalInfra) -> Path:
@@ -71,11 +168,10 @@ def _wait_ready(service: ServiceProcess, process: subprocess.Popen[bytes], timeo
 
 def run() -> int:
     infra = LocalInfra.from_env()
-    for service in SERVICES:
-        if not _process.port_is_free(service.port):
-            raise SystemExit(
-                f"port {service.port} for {service.name} is already in use; `make stop` or free it"
-            )
+    ports = [(s.name, s.port) for s in SERVICES] + [(name, port) for name, _, port in _helpers(infra)]
+    for name, port in ports:
+        if not _process.port_is_free(port):
+            raise SystemExit(f"port {port} for {name} is already in use; `make stop` or free it")
     print("starting Kafka and PostgreSQL ...", flush=True)
     infra.up(databases=[s.database for s in SERVICES])
     children: list[tuple[ServiceProcess, subprocess.Popen[bytes]]] = []
@@ -104,6 +200,12 @@ def run() -> int:
     runner_pid = _run_dir(infra) / "platform.pid"
     runner_pid.write_text(str(os.getpid()))
     try:
+        for name, command, port in _helpers(infra):
+            log = (infra.log_dir / f"{name}.log").open("ab")
+            helper = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            children.append((ServiceProcess(name, "", port, "", ""), helper))
+            (_run_dir(infra) / f"{name}.pid").write_text(str(helper.pid))
+            _wait_port(name, port, helper, timeout=120)
         for service in SERVICES:
             log = (infra.log_dir / f"{service.name}.log").open("ab")
             child = subprocess.Popen(
@@ -115,11 +217,27 @@ def run() -> int:
             children.append((service, child))
             (_run_dir(infra) / f"{service.name}.pid").write_text(str(child.pid))
         for service, child in children:
-            _wait_ready(service, child, timeout=90)
+            if service.module:
+                _wait_ready(service, child, timeout=90)
         print("loading demo data ...", flush=True)
         subprocess.run(
             [sys.executable, "-m", "gradebook.entrypoints.cli", "demo", "--url", "http://127.0.0.1:8101"],
             env={**os.environ, **SERVICES[0].environment(infra)},
+            check=True,
+        )
+        identity = next(s for s in SERVICES if s.name == "identity")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                identity.module,
+                "demo",
+                "--url",
+                f"http://127.0.0.1:{identity.port}",
+                "--mailbox",
+                str(mail_dir(infra)),
+            ],
+            env={**os.environ, **identity.environment(infra)},
             check=True,
         )
         _print_summary(infra)
@@ -149,8 +267,8 @@ def stop() -> int:
             deadline = time.monotonic() + 60
             while _process.pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-    for service in SERVICES:
-        pid_file = _run_dir(infra) / f"{service.name}.pid"
+    for name in [s.name for s in SERVICES] + [name for name, _, _ in _helpers(infra)]:
+        pid_file = _run_dir(infra) / f"{name}.pid"
         if pid_file.exists():
             with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -166,6 +284,9 @@ def _print_summary(infra: LocalInfra) -> None:
 The diary platform is running (Ctrl-C or `make stop` stops everything).
 
   gradebook     http://127.0.0.1:8101/docs      (OpenAPI: /openapi.json, metrics: /metrics)
+  identity      http://127.0.0.1:8102/docs      (JWKS: /.well-known/jwks.json)
+  ESIA (local)  http://127.0.0.1:{ESIA_PORT}/.well-known/openid-configuration
+  mail sink     smtp://127.0.0.1:{SMTP_PORT}, letters in {mail_dir(infra)}/new
   Kafka         {infra.kafka.bootstrap_servers}
   PostgreSQL    {infra.postgres.dsn("gradebook")}
   logs          {infra.log_dir}
@@ -175,6 +296,19 @@ Read the demo pupil's diary (E = the education_id printed above):
   curl -s "http://127.0.0.1:8101/diary/$E/week?date={time.strftime("%Y-%m-%d")}"
   curl -s "http://127.0.0.1:8101/diary/$E/marks"
   curl -s "http://127.0.0.1:8101/diary/$E/teachers"
+
+Accounts: log in as the demo parent, or register another address and find the letter with the
+link in the mail sink's folder:
+
+  curl -s -X POST http://127.0.0.1:8102/sessions -H 'content-type: application/json' \\
+       -d '{{"email": "ivanova.parent@example.org", "password": "Белые ночи над Невой 1703"}}'
+  curl -s -X POST http://127.0.0.1:8102/registrations -H 'content-type: application/json' \\
+       -d '{{"email": "you@example.org"}}'; ls {mail_dir(infra)}/new
+
+ESIA login: open http://127.0.0.1:8102/federated/esia/login in a browser and sign in as
+petrov.parent@example.org / esia-petrov (a new account) or ivanova.parent@example.org /
+esia-ivanova (linked to the demo parent). The first operator: `.venv/bin/identity invite-operator
+you@example.org` with the identity service's environment (see services/identity/README.md).
 
 Journal commands (marks, attendance, homework) take the caller from X-Actor-* headers, as the
 gateway will pass them: see services/gradebook/README.md and /docs.

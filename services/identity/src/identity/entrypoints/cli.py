@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import uvicorn
 
@@ -14,6 +15,7 @@ from diary_kernel.db import create_pool, kernel_migrations, migrate
 from diary_kernel.eventstore import EventStore
 from diary_kernel.logs import configure_logging
 from diary_kernel.service import rebuild_read_models
+from identity.entrypoints import demo
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,7 +33,14 @@ def main(argv: list[str] | None = None) -> None:
         "invite-operator", help="grant the operator role to an address (mails a link)"
     )
     operator.add_argument("email")
+    demo_parser = commands.add_parser("demo", help="register the demo parent through a running service")
+    demo_parser.add_argument("--url", default="http://127.0.0.1:8102")
+    demo_parser.add_argument("--mailbox", type=Path, required=True, help="the SMTP sink's Maildir")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        account_id = demo.load(args.url, args.mailbox)
+        print(f"demo parent {demo.DEMO_PARENT} (password: {demo.DEMO_PASSWORD}) is account {account_id}")
+        return
 
     settings = IdentitySettings()
     configure_logging(settings.service_name, settings.log_level)
