@@ -21,7 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bench import gradebook
+from bench import gradebook, identity
 from bench.common import concurrently, fresh_database, throughput
 from bench.infra import BenchInfra, bench_infra
 from diary_events.gradebook import MarkRecorded
@@ -244,19 +244,30 @@ def table(figures: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def main(quick: bool) -> None:
+GROUPS = ("kernel", "gradebook", "identity")
+
+
+async def main(quick: bool, only: list[str] | None = None) -> None:
     scale = 0.2 if quick else 1.0
+    groups = set(only or GROUPS)
     with bench_infra() as infra:
-        figures = [
-            await figure_append(infra, int(4000 * scale), workers=8),
-            await figure_relay(infra, int(20000 * scale)),
-            await figure_projector(infra, int(20000 * scale)),
-            *await gradebook.figures_marks(infra, int(4000 * scale), lag_rate=50, lag_seconds=20 * scale),
-            # Issue 3 asks for at least 100k pupils; --quick keeps the shape with a fifth of them.
-            *await gradebook.figures_diary_week(
-                infra, int(100_000 * scale), weeks=1, seconds=15 * scale, import_timeout=1200
-            ),
-        ]
+        figures: list[dict[str, Any]] = []
+        if "kernel" in groups:
+            figures += [
+                await figure_append(infra, int(4000 * scale), workers=8),
+                await figure_relay(infra, int(20000 * scale)),
+                await figure_projector(infra, int(20000 * scale)),
+            ]
+        if "gradebook" in groups:
+            figures += [
+                *await gradebook.figures_marks(infra, int(4000 * scale), lag_rate=50, lag_seconds=20 * scale),
+                # Issue 3 asks for at least 100k pupils; --quick keeps the shape with a fifth of them.
+                *await gradebook.figures_diary_week(
+                    infra, int(100_000 * scale), weeks=1, seconds=15 * scale, import_timeout=1200
+                ),
+            ]
+        if "identity" in groups:
+            figures += await identity.figures_identity(infra, quick)
     for f in figures:
         if "baseline" in f:
             f["ratio"] = round(f["value"] / f["baseline"], 3)
@@ -277,7 +288,8 @@ async def main(quick: bool) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(report, ensure_ascii=False, indent=2)
     (RESULTS / f"{stamp}.json").write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    if only is None:  # a partial run does not replace the last full report
+        (RESULTS / "latest.json").write_text(text)
     print(table(figures))
     print("\nratio = kernel / baseline (throughput: higher is better; latency: lower is better)")
     print(f"report: {RESULTS / (stamp + '.json')}")
@@ -286,4 +298,8 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--quick", action="store_true", help="a fifth of the sizes, for a smoke run")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument(
+        "--only", action="append", choices=GROUPS, help="only this group of figures (repeatable)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, args.only))
