@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -36,6 +38,8 @@ from diary_devinfra import _process
 from diary_devinfra.errors import InfraError
 from diary_devinfra.kafka import KAFKA_VERSION, KafkaServer, wait_for_kafka
 from diary_devinfra.local import LocalInfra
+from diary_devinfra.oidc_provider import OidcAccount, OidcProvider
+from diary_devinfra.oidc_provider import login as oidc_login
 from diary_devinfra.postgres import (
     PostgresServer,
     create_database,
@@ -43,6 +47,7 @@ from diary_devinfra.postgres import (
     dsn_with_database,
     wait_for_postgres,
 )
+from diary_devinfra.smtp_sink import SmtpSink
 
 log = logging.getLogger(__name__)
 
@@ -293,15 +298,6 @@ async def topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactory]:
 
 
 # -- mail and sign-in (SMTP sink, ESIA stand-in) ------------------------------------------
-# Imported here, not at the top: this section was appended while others edited the header.
-
-import secrets  # noqa: E402
-
-import httpx  # noqa: E402
-
-from diary_devinfra.oidc_provider import OidcAccount, OidcProvider  # noqa: E402
-from diary_devinfra.oidc_provider import login as oidc_login  # noqa: E402
-from diary_devinfra.smtp_sink import SmtpSink  # noqa: E402
 
 
 @pytest.fixture(scope="session")

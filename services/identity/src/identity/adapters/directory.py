@@ -12,8 +12,9 @@ import asyncpg
 
 from diary_events.base import DomainEvent
 from diary_events.identity import AccountRegistered, EsiaAccountLinked, RoleGranted, RoleRevoked
+from diary_kernel.aggregate import Repository
 from diary_kernel.db import Connection
-from identity.domain.accounts import Conflict
+from identity.domain.accounts import Account, Conflict
 
 _NIL = UUID(int=0)
 
@@ -84,3 +85,11 @@ async def record(conn: Connection, events: Iterable[DomainEvent]) -> None:
                     event.person_id,
                     _NIL,
                 )
+
+
+async def save_account(accounts: Repository[Account], conn: Connection, account: Account) -> None:
+    """Append what the account decided and keep these look-ups in step, in the caller's transaction."""
+    events = list(account.pending)
+    if events:
+        await accounts.save(conn, account)
+        await record(conn, events)

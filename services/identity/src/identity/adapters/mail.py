@@ -18,6 +18,7 @@ from email.utils import make_msgid
 from typing import Literal
 
 import aiosmtplib
+from asyncpg import Record
 
 from diary_kernel.db import Connection, Pool
 from identity.domain.emails import mask_email
@@ -171,17 +172,17 @@ class MailSender:
             await self._deliver(row)
         return len(rows)
 
-    async def _deliver(self, row: object) -> None:
+    async def _deliver(self, row: Record) -> None:
         s = self._settings
-        mail_id, recipient, purpose = row["mail_id"], row["recipient"], row["purpose"]  # type: ignore[index]
+        mail_id, recipient, purpose = row["mail_id"], row["recipient"], row["purpose"]
         message = EmailMessage()
         message["From"] = s.sender
         message["To"] = recipient
-        message["Subject"] = row["subject"]  # type: ignore[index]
+        message["Subject"] = row["subject"]
         message["Message-ID"] = make_msgid(idstring=str(mail_id))
         message["Auto-Submitted"] = "auto-generated"
-        message.set_content(row["body"] or "")  # type: ignore[index]
-        attempts = row["attempts"] + 1  # type: ignore[index]
+        message.set_content(row["body"] or "")
+        attempts = row["attempts"] + 1
         try:
             await aiosmtplib.send(
                 message,

@@ -80,6 +80,4 @@ class RosterRoleEnd:
         for account_id in await directory.holders_of(conn, grant.role, person, school):
             account = await self._accounts.load(conn, str(account_id))
             if account.revoke(grant, "left_school", now):
-                events = list(account.pending)
-                await self._accounts.save(conn, account)
-                await directory.record(conn, events)
+                await directory.save_account(self._accounts, conn, account)

@@ -21,10 +21,11 @@ from diary_kernel.access_tokens import AccessClaims
 from diary_kernel.aggregate import Repository
 from diary_kernel.db import Connection, Pool
 from diary_kernel.eventstore import EventStore
-from diary_kernel.uow import BoundRepository, UnitOfWork
+from diary_kernel.uow import UnitOfWork
 from identity.adapters import directory, login_failures, one_time_links, sessions
 from identity.adapters import mail as letters
 from identity.adapters.credentials import Passwords
+from identity.adapters.directory import save_account
 from identity.adapters.esia import EsiaClient, FederatedLoginFailed, pkce_pair
 from identity.adapters.sessions import RefreshRefused, Session
 from identity.adapters.signing_keys import SigningKeys
@@ -106,6 +107,7 @@ class Identity:
     ) -> None:
         self._pool = pool
         self._store = store
+        self._accounts = Repository(store, Account)
         self.passwords = passwords
         self.keys = keys
         self.config = config
@@ -119,13 +121,6 @@ class Identity:
 
     def _uow(self) -> UnitOfWork:
         return UnitOfWork(self._pool, self._store)
-
-    @staticmethod
-    async def _save(accounts: BoundRepository[Account], conn: Connection, account: Account) -> None:
-        events = list(account.pending)
-        if events:
-            await accounts.save(account)
-            await directory.record(conn, events)
 
     async def _mail(
         self, conn: Connection, to: str, purpose: letters.MailPurpose, letter: letters.Letter
@@ -183,14 +178,13 @@ class Identity:
         email = normalise_email(raw_email)
         now = self._now()
         async with self._uow() as uow:
-            accounts = uow.repository(Account)
             existing = await directory.account_for_email(uow.conn, email)
             if existing is None:
                 account = Account(str(uuid.uuid4()))
                 account.register(email, "email", now)
-                await self._save(accounts, uow.conn, account)
+                await save_account(self._accounts, uow.conn, account)
                 await self._send_confirmation(uow.conn, account)
-            elif not (account := await accounts.get(str(existing))).has_password:
+            elif not (account := await self._accounts.load(uow.conn, str(existing))).has_password:
                 await self._send_confirmation(uow.conn, account)
             else:
                 letter = letters.already_registered(self._link("/login"), self._link("/password/forgot"))
@@ -210,7 +204,7 @@ class Identity:
             account_id = await one_time_links.peek(conn, token, purpose, self._now())
             if account_id is None:
                 raise IdentityError("the link is invalid, expired or was used already", field="token")
-            return await BoundRepository(_accounts(self._store), conn).get(str(account_id))
+            return await self._accounts.load(conn, str(account_id))
 
     async def pending_confirmation(self, token: str) -> str:
         """The address a confirmation link is for (the page shows it), without spending the link."""
@@ -225,12 +219,11 @@ class Identity:
         async with self._uow() as uow:
             if await one_time_links.spend(uow.conn, token, "confirm", now) != account.account_id:
                 raise IdentityError("the link is invalid, expired or was used already", field="token")
-            accounts = uow.repository(Account)
-            account = await accounts.get(account.id)
+            account = await self._accounts.load(uow.conn, account.id)
             account.confirm_email(now)
             account.first_password(now)
             await self.passwords.store(uow.conn, account.account_id, encoded, now)
-            await self._save(accounts, uow.conn, account)
+            await save_account(self._accounts, uow.conn, account)
             return await self._sign_in(uow.conn, account, "pwd")
 
     # -- login, sessions -------------------------------------------------------------------
@@ -261,7 +254,7 @@ class Identity:
             await login_failures.clear(uow.conn, login_key)
             if self.passwords.needs_rehash(encoded):
                 await self.passwords.store(uow.conn, account_id, await self.passwords.hash(password), now)
-            account = await uow.repository(Account).get(str(account_id))
+            account = await self._accounts.load(uow.conn, str(account_id))
             return await self._sign_in(uow.conn, account, "pwd")
 
     async def _count_failure(self, account_id: UUID | None, login_key: str, address_key: str) -> None:
@@ -275,10 +268,9 @@ class Identity:
                 and count.locked_until is not None
                 and count.failures == policy.per_login
             ):
-                accounts = uow.repository(Account)
-                account = await accounts.get(str(account_id))
+                account = await self._accounts.load(uow.conn, str(account_id))
                 account.lock(count.locked_until, count.failures)
-                await self._save(accounts, uow.conn, account)
+                await save_account(self._accounts, uow.conn, account)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         now = self._now()
@@ -291,7 +283,7 @@ class Identity:
                 # Leave the block normally: the revocation after a reuse must commit.
                 refused = exc
             else:
-                account = await uow.repository(Account).get(str(session.account_id))
+                account = await self._accounts.load(uow.conn, str(session.account_id))
                 return await self._tokens(uow.conn, account, session, token)
         raise LoginRefused(str(refused), field="refresh_token")
 
@@ -319,8 +311,7 @@ class Identity:
             account_id = await directory.account_for_email(uow.conn, email)
             if account_id is None:
                 return
-            accounts = uow.repository(Account)
-            account = await accounts.get(str(account_id))
+            account = await self._accounts.load(uow.conn, str(account_id))
             if not account.has_password:
                 # Not finished registering: the confirmation link is what they need.
                 await self._send_confirmation(uow.conn, account)
@@ -328,7 +319,7 @@ class Identity:
                 ttl = self.config.reset_ttl
                 token = await one_time_links.issue(uow.conn, account.account_id, "reset", now, ttl)
                 account.request_reset(now)
-                await self._save(accounts, uow.conn, account)
+                await save_account(self._accounts, uow.conn, account)
                 letter = letters.password_reset(
                     self._link("/password/reset", token), int(ttl.total_seconds() // 60)
                 )
@@ -343,14 +334,13 @@ class Identity:
         async with self._uow() as uow:
             if await one_time_links.spend(uow.conn, token, "reset", now) != account.account_id:
                 raise IdentityError("the link is invalid, expired or was used already", field="token")
-            accounts = uow.repository(Account)
-            account = await accounts.get(account.id)
+            account = await self._accounts.load(uow.conn, account.id)
             await self.passwords.store(uow.conn, account.account_id, encoded, now)
             revoked = await sessions.revoke_all(uow.conn, account.account_id, "password reset", now)
             account.complete_reset(now, revoked)
             account.confirm_email(now)
             await login_failures.clear(uow.conn, login_failures.login_key(account.email))
-            await self._save(accounts, uow.conn, account)
+            await save_account(self._accounts, uow.conn, account)
             return await self._sign_in(uow.conn, account, "pwd")
 
     # -- ESIA ------------------------------------------------------------------------------
@@ -405,10 +395,9 @@ class Identity:
         person = await esia.exchange(code, code_verifier=row["code_verifier"], nonce=row["nonce"])
         now = self._now()
         async with self._uow() as uow:
-            accounts = uow.repository(Account)
             linked = await directory.account_for_esia(uow.conn, person.issuer, person.subject)
             if linked is not None:
-                account = await accounts.get(str(linked))
+                account = await self._accounts.load(uow.conn, str(linked))
             else:
                 if not person.email or not person.email_verified:
                     raise NotAllowed(
@@ -417,12 +406,12 @@ class Identity:
                     )
                 email = normalise_email(person.email)
                 existing = await directory.account_for_email(uow.conn, email)
-                account = await accounts.get(str(existing)) if existing else Account(str(uuid.uuid4()))
+                account = await self._accounts.load(uow.conn, str(existing or uuid.uuid4()))
                 if not account.exists:
                     account.register(email, "esia", now)
                 account.confirm_email(now, by="esia")
                 account.link_esia(person.issuer, person.subject, now, new_account=existing is None)
-                await self._save(accounts, uow.conn, account)
+                await save_account(self._accounts, uow.conn, account)
             return await self._sign_in(uow.conn, account, "esia")
 
     # -- roles -----------------------------------------------------------------------------
@@ -462,13 +451,12 @@ class Identity:
         now = self._now()
         async with self._uow() as uow:
             await self._require_roster_person(uow.conn, grant)
-            accounts = uow.repository(Account)
             existing = await directory.account_for_email(uow.conn, email)
-            account = await accounts.get(str(existing)) if existing else Account(str(uuid.uuid4()))
+            account = await self._accounts.load(uow.conn, str(existing or uuid.uuid4()))
             if not account.exists:
                 account.register(email, "invitation", now)
             granted = account.grant(grant, source, actor.account_id, now)
-            await self._save(accounts, uow.conn, account)
+            await save_account(self._accounts, uow.conn, account)
             title = ROLE_TITLES[grant.role]
             if not account.has_password:
                 ttl = self.config.invitation_ttl
@@ -488,21 +476,16 @@ class Identity:
         source = self._authorise_grant(actor, grant)
         now = self._now()
         async with self._uow() as uow:
-            accounts = uow.repository(Account)
-            account = await accounts.get(str(account_id))
+            account = await self._accounts.load(uow.conn, str(account_id))
             if not account.exists:
                 raise NotFound("no such account", field="account_id")
             revoked = account.revoke(grant, source, now)
-            await self._save(accounts, uow.conn, account)
+            await save_account(self._accounts, uow.conn, account)
             return revoked
 
     async def account(self, account_id: UUID) -> Account:
         async with self._pool.acquire() as conn:
-            account = await BoundRepository(_accounts(self._store), conn).get(str(account_id))
+            account = await self._accounts.load(conn, str(account_id))
         if not account.exists:
             raise NotFound("no such account", field="account_id")
         return account
-
-
-def _accounts(store: EventStore) -> Repository[Account]:
-    return Repository(store, Account)
