@@ -235,6 +235,30 @@ def kafka_bootstrap(infra: Infra) -> str:
     return infra.kafka_bootstrap
 
 
+class DatabaseFactory(Protocol):
+    """`await database_factory()` creates one more fresh database (dropped after the test)."""
+
+    async def __call__(self) -> str: ...
+
+
+@pytest_asyncio.fixture
+async def database_factory(infra: Infra) -> AsyncIterator[DatabaseFactory]:
+    """Fresh databases for tests that run several services, each with a database of its own."""
+    created: list[str] = []
+
+    async def create() -> str:
+        name = f"t_{uuid.uuid4().hex}"
+        await create_database(infra.postgres_admin_dsn, name)
+        created.append(name)
+        return infra.dsn_for(name)
+
+    try:
+        yield create
+    finally:
+        for name in created:
+            await drop_database(infra.postgres_admin_dsn, name)
+
+
 @pytest_asyncio.fixture
 async def postgres_dsn(infra: Infra) -> AsyncIterator[str]:
     """A fresh database for this test only (dropped afterwards), as a DSN."""

@@ -6,13 +6,16 @@ They build on the real-infrastructure fixtures of `diary_devinfra.pytest_plugin`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from fastapi import FastAPI
 
 from diary_events.base import DomainEvent
 from diary_kernel.db import Pool, create_pool, kernel_migrations, migrate
@@ -48,6 +51,20 @@ async def kernel_pool(postgres_dsn: str) -> AsyncIterator[Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Headers that present an access token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Run a service's app in process (its lifespan: workers, consumers) and a client to call it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
 
 
 async def eventually(

@@ -5,7 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from diary_devinfra.pytest_plugin import OidcTestProvider
-from identity.testing import STRONG_PASSWORD, IdentityUnderTest, bearer, link_token
+from diary_kernel.testing import bearer
+from identity.testing import STRONG_PASSWORD, IdentityUnderTest, link_token
 
 
 async def esia_redirect(identity: IdentityUnderTest, provider: OidcTestProvider, login: str) -> str:

@@ -5,8 +5,8 @@ import asyncio
 from diary_events.identity import IDENTITY_EVENTS_TOPIC
 from diary_kernel.access_tokens import AccessTokenVerifier, RemoteKeySet
 from diary_kernel.envelope import Envelope
-from diary_kernel.testing import eventually, read_topic
-from identity.testing import STRONG_PASSWORD, IdentityUnderTest, bearer, link_token, unique_email
+from diary_kernel.testing import bearer, eventually, read_topic
+from identity.testing import STRONG_PASSWORD, IdentityUnderTest, link_token, unique_email
 
 
 async def account_events(identity: IdentityUnderTest, account_id: str, expected: int) -> list[Envelope]:

@@ -3,7 +3,6 @@
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import jwt
 from aiokafka import AIOKafkaProducer
@@ -12,18 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from diary_events.base import DomainEvent
 from diary_events.gradebook import GRADEBOOK_EVENTS_TOPIC, TeacherDismissed, TeacherRegistered
 from diary_events.identity import IDENTITY_EVENTS_TOPIC
-from diary_kernel.access_tokens import AccessClaims, RoleClaim
 from diary_kernel.envelope import Envelope
-from diary_kernel.testing import eventually, read_topic
+from diary_kernel.testing import bearer, eventually, read_topic
 from identity.domain.accounts import Grant
-from identity.testing import STRONG_PASSWORD, IdentityUnderTest, bearer, link_token, unique_email
-
-CONSOLE = AccessClaims(
-    account_id=uuid.UUID(int=0),
-    session_id=uuid.UUID(int=0),
-    roles=(RoleClaim(role="operator"),),
-    expires_at=0,
-)
+from identity.testing import CONSOLE, IdentityUnderTest, unique_email
 
 
 async def publish_roster(identity: IdentityUnderTest, *events: DomainEvent) -> None:
@@ -42,21 +33,11 @@ async def publish_roster(identity: IdentityUnderTest, *events: DomainEvent) -> N
         await producer.stop()
 
 
-async def accept_invitation(identity: IdentityUnderTest, email: str) -> dict[str, Any]:
-    letter = await identity.letter(email, "Приглашение")
-    accepted = await identity.client.post(
-        "/registrations/confirmation", json={"token": link_token(letter), "password": STRONG_PASSWORD}
-    )
-    assert accepted.status_code == 201, accepted.text
-    body: dict[str, Any] = accepted.json()
-    return body
-
-
 async def test_roles_come_from_an_operator_and_end_with_the_roster(identity: IdentityUnderTest) -> None:
     school, other_school, teacher_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     operator_email = unique_email("operator")
     await identity.service.invite(CONSOLE, operator_email, Grant("operator"))
-    operator = await accept_invitation(identity, operator_email)
+    operator = await identity.accept_invitation(operator_email)
 
     teacher_email = unique_email("teacher")
     invitation = {
@@ -89,7 +70,7 @@ async def test_roles_come_from_an_operator_and_end_with_the_roster(identity: Ide
         return response.status_code == 201
 
     await eventually(invited, timeout=30, interval=0.3)
-    teacher = await accept_invitation(identity, teacher_email)
+    teacher = await identity.accept_invitation(teacher_email)
     me = (await identity.client.get("/me", headers=bearer(teacher["access_token"]))).json()
     assert me["roles"] == [{"role": "teacher", "school_id": str(school), "person_id": str(teacher_id)}]
     assert me["registered_by"] == "invitation"
@@ -97,7 +78,7 @@ async def test_roles_come_from_an_operator_and_end_with_the_roster(identity: Ide
     # A school's staff grant roles in their own school only; parents grant nothing.
     staff_email = unique_email("staff")
     await identity.service.invite(CONSOLE, staff_email, Grant("school_staff", other_school))
-    staff = await accept_invitation(identity, staff_email)
+    staff = await identity.accept_invitation(staff_email)
     foreign = await identity.client.post(
         "/invitations", json={**invitation, "email": unique_email()}, headers=bearer(staff["access_token"])
     )

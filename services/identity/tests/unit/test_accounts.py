@@ -65,7 +65,8 @@ def test_a_role_is_granted_once_and_revoked_once() -> None:
     [
         (Grant("teacher", None, uuid4()), "school_id"),
         (Grant("teacher", uuid4(), None), "person_id"),
-        (Grant("school_staff", uuid4(), uuid4()), "person_id"),
+        (Grant("school_staff", None, uuid4()), "school_id"),
+        (Grant("parent", None, uuid4()), "person_id"),
         (Grant("parent", uuid4()), "school_id"),
         (Grant("operator", None, uuid4()), "person_id"),
     ],
@@ -76,6 +77,12 @@ def test_role_scopes_are_checked(grant: Grant, field: str) -> None:
     with pytest.raises(IdentityError) as refused:
         account.grant(grant, "operator", None, NOW)
     assert refused.value.field == field
+
+
+def test_school_staff_may_name_their_roster_person() -> None:
+    account = new_account()
+    account.register("deputy@example.org", "invitation", NOW)
+    assert account.grant(Grant("school_staff", uuid4(), uuid4()), "operator", None, NOW)
 
 
 def test_the_state_is_the_fold_of_the_events() -> None:

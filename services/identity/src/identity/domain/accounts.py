@@ -34,6 +34,9 @@ SCHOOL_ROLES: frozenset[str] = frozenset({"pupil", "teacher", "school_staff"})
 """Roles that act for one school and so need its id."""
 PERSON_ROLES: frozenset[str] = frozenset({"pupil", "teacher"})
 """Roles that are a person of the roster (the pupil_id or teacher_id is the actor id)."""
+MAY_NAME_PERSON: frozenset[str] = PERSON_ROLES | {"school_staff"}
+"""Roles that may name their roster person: staff are in the registry's staff list (as teachers),
+which lets decisions they sign (e.g. approving an access application) name them."""
 
 
 class IdentityError(Exception):
@@ -69,7 +72,7 @@ class Grant:
             raise IdentityError(f"the {self.role} role is not scoped to a school", field="school_id")
         if self.role in PERSON_ROLES and self.person_id is None:
             raise IdentityError(f"the {self.role} role needs the roster's person id", field="person_id")
-        if self.role not in PERSON_ROLES and self.person_id is not None:
+        if self.role not in MAY_NAME_PERSON and self.person_id is not None:
             raise IdentityError(f"the {self.role} role is not a roster person", field="person_id")
 
 

@@ -14,11 +14,10 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Cookie, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from diary_events.identity import AccountRole
-from diary_kernel.access_tokens import AccessClaims, AccessTokenVerifier, InvalidToken
+from diary_kernel.http_auth import Caller
 from diary_kernel.problems import PROBLEM_RESPONSES, Problem, problem_response
 from identity.domain.accounts import Account, Grant, IdentityError
 from identity.service_layer.identity import Identity, Throttled, TokenPair, utc_now
@@ -128,22 +127,6 @@ def _identity(request: Request) -> Identity:
 
 
 IdentityDep = Annotated[Identity, Depends(_identity)]
-_bearer = HTTPBearer(auto_error=False)
-
-
-async def current_account(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AccessClaims:
-    if credentials is None:
-        raise Problem(401, "Not authenticated", "send the access token as `Authorization: Bearer ...`")
-    verifier: AccessTokenVerifier = request.app.state.verifier
-    try:
-        return await verifier.verify(credentials.credentials)
-    except InvalidToken as exc:
-        raise Problem(401, "Invalid access token", str(exc)) from exc
-
-
-Caller = Annotated[AccessClaims, Depends(current_account)]
 
 
 def _client_address(request: Request) -> str:

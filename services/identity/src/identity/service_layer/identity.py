@@ -434,7 +434,7 @@ class Identity:
             "SELECT active FROM roster_people WHERE person_id = $1 AND school_id = $2 AND kind = $3",
             grant.person_id,
             grant.school_id,
-            grant.role,
+            "pupil" if grant.role == "pupil" else "teacher",  # staff are on the registry's staff list
         )
         if not active:
             raise IdentityError(f"the school's roster has no such {grant.role}", field="person_id")

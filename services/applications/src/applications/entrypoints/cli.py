@@ -1,0 +1,60 @@
+"""`applications serve` runs the service; `rebuild` replays its read models; `erase-pupil`
+forgets a pupil's name in the matching read model for good."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+
+import uvicorn
+
+from diary_kernel.db import create_pool
+from diary_kernel.logs import configure_logging
+from diary_kernel.service import rebuild_read_models
+
+
+def main(argv: list[str] | None = None) -> None:
+    from applications.bootstrap import ApplicationsSettings, build_app, definition
+
+    parser = argparse.ArgumentParser(prog="applications")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="HTTP API, outbox relay, read models, roster consumer")
+    rebuild = commands.add_parser("rebuild", help="replay read models from the topics")
+    rebuild.add_argument("projection", nargs="?")
+    erase = commands.add_parser("erase-pupil", help="forget a pupil's name (after the registry erased it)")
+    erase.add_argument("pupil_id", type=uuid.UUID)
+    args = parser.parse_args(argv)
+
+    settings = ApplicationsSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    if args.command == "serve":
+        uvicorn.run(
+            build_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+    elif args.command == "rebuild":
+        replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
+        for name, applied in replayed.items():
+            print(f"{name}: {applied} events applied")
+    else:
+        asyncio.run(_erase(settings.database_url, args.pupil_id))
+        print(f"pupil {args.pupil_id}: name erased from the matching read model")
+
+
+async def _erase(database_url: str, pupil_id: uuid.UUID) -> None:
+    from applications.adapters.roster import erase_pupil
+
+    pool = await create_pool(database_url)
+    try:
+        async with pool.acquire() as conn:
+            await erase_pupil(conn, pupil_id)
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    main()
