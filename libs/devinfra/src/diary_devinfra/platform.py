@@ -50,13 +50,22 @@ class ServiceProcess:
         }
         if self.name == "identity":
             env.update(_identity_environment(infra, self))
+        if self.name == "applications":
+            identity_url = f"http://127.0.0.1:{_service('identity').port}"
+            env["APPLICATIONS_TOKEN_ISSUER"] = identity_url
+            env["APPLICATIONS_JWKS_URL"] = f"{identity_url}/.well-known/jwks.json"
         return env
 
 
 SERVICES = [
     ServiceProcess("gradebook", "gradebook.entrypoints.cli", 8101, "gradebook", "GRADEBOOK_"),
     ServiceProcess("identity", "identity.entrypoints.cli", 8102, "identity", "IDENTITY_"),
+    ServiceProcess("applications", "applications.entrypoints.cli", 8103, "applications", "APPLICATIONS_"),
 ]
+
+
+def _service(name: str) -> ServiceProcess:
+    return next(s for s in SERVICES if s.name == name)
 
 
 def _local_secret(infra: LocalInfra, name: str, make: Callable[[], str]) -> str:
@@ -96,7 +105,7 @@ def _identity_environment(infra: LocalInfra, service: ServiceProcess) -> dict[st
 
 def _helpers(infra: LocalInfra) -> list[tuple[str, list[str], int]]:
     """Development stand-ins for the outside world: the SMTP sink and the ESIA-like provider."""
-    identity = next(s for s in SERVICES if s.name == "identity")
+    identity = _service("identity")
     return [
         (
             "smtp-sink",
@@ -225,7 +234,7 @@ def run() -> int:
             env={**os.environ, **SERVICES[0].environment(infra)},
             check=True,
         )
-        identity = next(s for s in SERVICES if s.name == "identity")
+        identity = _service("identity")
         subprocess.run(
             [
                 sys.executable,
@@ -238,6 +247,30 @@ def run() -> int:
                 str(mail_dir(infra)),
             ],
             env={**os.environ, **identity.environment(infra)},
+            check=True,
+        )
+        # The demo parent's access to the demo pupil: an operator invites the school's deputy
+        # head, who approves the parent's application (all through the APIs and the mail).
+        subprocess.run(
+            [sys.executable, "-m", identity.module, "invite-operator", "operator@diary.local"],
+            env={**os.environ, **identity.environment(infra)},
+            check=True,
+        )
+        applications = _service("applications")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                applications.module,
+                "demo",
+                "--url",
+                f"http://127.0.0.1:{applications.port}",
+                "--identity-url",
+                f"http://127.0.0.1:{identity.port}",
+                "--mailbox",
+                str(mail_dir(infra)),
+            ],
+            env={**os.environ, **applications.environment(infra)},
             check=True,
         )
         _print_summary(infra)
@@ -285,6 +318,7 @@ The diary platform is running (Ctrl-C or `make stop` stops everything).
 
   gradebook     http://127.0.0.1:8101/docs      (OpenAPI: /openapi.json, metrics: /metrics)
   identity      http://127.0.0.1:8102/docs      (JWKS: /.well-known/jwks.json)
+  applications  http://127.0.0.1:8103/docs      (access applications, consents, parent links)
   ESIA (local)  http://127.0.0.1:{ESIA_PORT}/.well-known/openid-configuration
   mail sink     smtp://127.0.0.1:{SMTP_PORT}, letters in {mail_dir(infra)}/new
   Kafka         {infra.kafka.bootstrap_servers}
@@ -309,6 +343,12 @@ ESIA login: open http://127.0.0.1:8102/federated/esia/login in a browser and sig
 petrov.parent@example.org / esia-petrov (a new account) or ivanova.parent@example.org /
 esia-ivanova (linked to the demo parent). The first operator: `.venv/bin/identity invite-operator
 you@example.org` with the identity service's environment (see services/identity/README.md).
+
+Access applications: the demo parent's application for the demo pupil was approved by the
+deputy head (deputy.head.school1@example.org, same password). With a token from /sessions:
+
+  curl -s http://127.0.0.1:8103/applications -H "Authorization: Bearer $TOKEN"
+  curl -s http://127.0.0.1:8103/applications/$APPLICATION_ID -H "Authorization: Bearer $TOKEN"
 
 Journal commands (marks, attendance, homework) take the caller from X-Actor-* headers, as the
 gateway will pass them: see services/gradebook/README.md and /docs.

@@ -1,11 +1,12 @@
 """`applications serve` runs the service; `rebuild` replays its read models; `erase-pupil`
-forgets a pupil's name in the matching read model for good."""
+forgets a pupil's name in the matching read model for good; `demo` links the demo parent."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import uuid
+from pathlib import Path
 
 import uvicorn
 
@@ -24,7 +25,18 @@ def main(argv: list[str] | None = None) -> None:
     rebuild.add_argument("projection", nargs="?")
     erase = commands.add_parser("erase-pupil", help="forget a pupil's name (after the registry erased it)")
     erase.add_argument("pupil_id", type=uuid.UUID)
+    demo_parser = commands.add_parser("demo", help="link the demo parent to the demo pupil through the APIs")
+    demo_parser.add_argument("--url", default="http://127.0.0.1:8103")
+    demo_parser.add_argument("--identity-url", default="http://127.0.0.1:8102")
+    demo_parser.add_argument("--mailbox", type=Path, required=True, help="the SMTP sink's Maildir")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from applications.entrypoints import demo
+
+        application_id = asyncio.run(demo.load(args.url, args.identity_url, args.mailbox))
+        print(f"demo parent {demo.DEMO_PARENT} linked to the demo pupil by application {application_id}")
+        print(f"school staff: {demo.DEMO_STAFF} (password: {demo.DEMO_PASSWORD})")
+        return
 
     settings = ApplicationsSettings()
     configure_logging(settings.service_name, settings.log_level)
