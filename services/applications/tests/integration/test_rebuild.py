@@ -49,13 +49,14 @@ async def test_rebuilding_from_the_topics_equals_the_live_read_models(platform: 
     async def settled() -> bool:
         async with apps.pool.acquire() as conn:
             states = await conn.fetch(
-                "SELECT state, linked FROM application_views WHERE application_id = ANY($1) ORDER BY state",
+                """SELECT state, linked, unlinked_at IS NOT NULL FROM application_views
+               WHERE application_id = ANY($1) ORDER BY state""",
                 ids,
             )
         return [tuple(r.values()) for r in states] == [
-            ("approved", False),
-            ("rejected", False),
-            ("withdrawn", False),
+            ("approved", False, True),  # the consent withdrawn: the last event of all
+            ("rejected", False, False),
+            ("withdrawn", False, False),
         ]
 
     await eventually(settled, timeout=30)
