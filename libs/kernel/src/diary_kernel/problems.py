@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -132,6 +133,43 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(ConcurrencyError, on_conflict)
+
+
+REFUSAL_TITLES: Mapping[int, str] = {
+    400: "Invalid request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    422: "Invalid request",
+    429: "Too many attempts",
+}
+
+
+def install_refusals(
+    app: FastAPI,
+    error_type: type[Exception],
+    *,
+    headers: Callable[[Exception], Mapping[str, str]] | None = None,
+) -> None:
+    """Render a service's domain refusals as problem+json.
+
+    The service's error class carries `status` (an HTTP status) and `field` (the input at fault,
+    or None); `headers` adds response headers for some of them (e.g. Retry-After).
+    """
+
+    async def on_refusal(request: Request, exc: Exception) -> JSONResponse:
+        status: int = getattr(exc, "status", 400)
+        field: str | None = getattr(exc, "field", None)
+        errors = [{"field": field, "message": str(exc)}] if field else []
+        response = problem_response(
+            status, REFUSAL_TITLES.get(status, "Refused"), str(exc), instance=request.url.path, errors=errors
+        )
+        if headers is not None:
+            response.headers.update(headers(exc))
+        return response
+
+    app.add_exception_handler(error_type, on_refusal)
 
 
 def declare_problem_media_type(app: FastAPI) -> None:

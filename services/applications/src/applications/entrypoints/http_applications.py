@@ -21,7 +21,7 @@ from applications.domain.names import Child, PersonName, clean_name
 from applications.service_layer.applications import ApplicationForm, Applications
 from diary_events.applications import RejectionReason, Relation
 from diary_kernel.http_auth import Caller
-from diary_kernel.problems import PROBLEM_RESPONSES, problem_response
+from diary_kernel.problems import PROBLEM_RESPONSES, install_refusals
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -408,13 +408,4 @@ async def revoke_link(application_id: UUID, caller: Caller, applications: Applic
 
 
 def install_application_errors(app: FastAPI) -> None:
-    titles = {403: "Forbidden", 404: "Not found", 409: "Conflict", 422: "Invalid request"}
-
-    async def on_application_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApplicationError)
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else []
-        return problem_response(
-            exc.status, titles.get(exc.status, "Refused"), str(exc), instance=request.url.path, errors=errors
-        )
-
-    app.add_exception_handler(ApplicationError, on_application_error)
+    install_refusals(app, ApplicationError)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from diary_events.identity import AccountRole
 from diary_kernel.http_auth import Caller
-from diary_kernel.problems import PROBLEM_RESPONSES, Problem, problem_response
+from diary_kernel.problems import PROBLEM_RESPONSES, Problem, install_refusals
 from identity.domain.accounts import Account, Grant, IdentityError
 from identity.service_layer.identity import Identity, Throttled, TokenPair, utc_now
 
@@ -321,20 +321,7 @@ async def jwks(request: Request, identity: IdentityDep) -> Response:
 def install_identity_errors(app: FastAPI, *, trusted_proxies: list[str]) -> None:
     app.state.trusted_proxies = frozenset(trusted_proxies)
 
-    async def on_identity_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, IdentityError)
-        titles = {
-            400: "Invalid request",
-            401: "Not signed in",
-            403: "Forbidden",
-            404: "Not found",
-            409: "Conflict",
-            429: "Too many attempts",
-        }
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else []
-        response = problem_response(exc.status, titles.get(exc.status, "Refused"), str(exc), errors=errors)
-        if isinstance(exc, Throttled):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    def retry_after(exc: Exception) -> dict[str, str]:
+        return {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else {}
 
-    app.add_exception_handler(IdentityError, on_identity_error)
+    install_refusals(app, IdentityError, headers=retry_after)
