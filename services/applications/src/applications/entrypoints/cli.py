@@ -8,11 +8,9 @@ import asyncio
 import uuid
 from pathlib import Path
 
-import uvicorn
-
+from diary_kernel import commands as service_commands
 from diary_kernel.db import create_pool
 from diary_kernel.logs import configure_logging
-from diary_kernel.service import rebuild_read_models
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,17 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = ApplicationsSettings()
     configure_logging(settings.service_name, settings.log_level)
     if args.command == "serve":
-        uvicorn.run(
-            build_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
+        service_commands.serve(build_app(settings), settings)
     elif args.command == "rebuild":
-        replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
-        for name, applied in replayed.items():
-            print(f"{name}: {applied} events applied")
+        service_commands.rebuild(definition(settings), settings, args.projection)
     else:
         asyncio.run(_erase(settings.database_url, args.pupil_id))
         print(f"pupil {args.pupil_id}: name erased from the matching read model")

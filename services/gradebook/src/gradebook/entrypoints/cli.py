@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-import uvicorn
-
+from diary_kernel import commands as service_commands
 from diary_kernel.logs import configure_logging
-from diary_kernel.service import rebuild_read_models
 from gradebook.entrypoints import demo
 
 
@@ -31,18 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = GradebookSettings()
     configure_logging(settings.service_name, settings.log_level)
     if args.command == "serve":
-        uvicorn.run(
-            build_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
+        service_commands.serve(build_app(settings), settings)
         return
 
-    replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
-    for name, applied in replayed.items():
-        print(f"{name}: {applied} events applied")
+    service_commands.rebuild(definition(settings), settings, args.projection)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-import uvicorn
-
+from diary_kernel import commands as service_commands
 from diary_kernel.access_tokens import AccessClaims, RoleClaim
 from diary_kernel.db import create_pool, kernel_migrations, migrate
 from diary_kernel.eventstore import EventStore
 from diary_kernel.logs import configure_logging
-from diary_kernel.service import rebuild_read_models
 from identity.entrypoints import demo
 
 
@@ -45,17 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = IdentitySettings()
     configure_logging(settings.service_name, settings.log_level)
     if args.command == "serve":
-        uvicorn.run(
-            build_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
+        service_commands.serve(build_app(settings), settings)
     elif args.command == "rebuild":
-        replayed = asyncio.run(rebuild_read_models(definition(settings), settings, args.projection))
-        for name, applied in replayed.items():
-            print(f"{name}: {applied} events applied")
+        service_commands.rebuild(definition(settings), settings, args.projection)
     elif args.command == "rotate-keys":
         print(f"new signing key {asyncio.run(_rotate(settings))} published; it signs after the publish delay")
     else:
