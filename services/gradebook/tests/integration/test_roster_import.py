@@ -71,11 +71,17 @@ async def test_re_sent_and_stale_records_change_nothing(gradebook: Any, school: 
     await eventually(renamed_only, timeout=20)
     after = await stream_events(gradebook)
     assert after[len(before) :] == [(f"school-{school.school_id}", "SchoolChanged")]
-    async with gradebook.pool.acquire() as conn:
-        name = await conn.fetchval(
-            "SELECT short_name FROM roster_schools WHERE school_id = $1", school.school_id
-        )
-    assert name == "Лицей № 77"
+
+    async def read_model_name() -> str:
+        async with gradebook.pool.acquire() as conn:
+            name: str = await conn.fetchval(
+                "SELECT short_name FROM roster_schools WHERE school_id = $1", school.school_id
+            )
+        return name
+
+    # The read model follows the event through Kafka a moment after the event store has it.
+    await eventually(lambda: _is(read_model_name, "Лицей № 77"), timeout=20)
+    assert await read_model_name() == "Лицей № 77"
 
 
 async def test_a_transfer_and_a_move_to_another_school_keep_history(
@@ -287,3 +293,7 @@ async def test_exam_results_reach_the_pupils_diary(gradebook: Any, school: TinyS
     last = as_json(rows[-1]["data"])
     assert last["education_id"] == str(school.educations[0])
     assert (last["mark"], last["status"]) == (5, "revised")
+
+
+async def _is(probe: Any, expected: Any) -> bool:
+    return bool(await probe() == expected)
