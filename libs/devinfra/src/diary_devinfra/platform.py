@@ -50,10 +50,14 @@ class ServiceProcess:
         }
         if self.name == "identity":
             env.update(_identity_environment(infra, self))
-        if self.name == "applications":
-            identity_url = f"http://127.0.0.1:{_service('identity').port}"
-            env["APPLICATIONS_TOKEN_ISSUER"] = identity_url
-            env["APPLICATIONS_JWKS_URL"] = f"{identity_url}/.well-known/jwks.json"
+        identity_url = f"http://127.0.0.1:{_service('identity').port}"
+        if self.name in ("applications", "gateway"):
+            env[f"{self.env_prefix}TOKEN_ISSUER"] = identity_url
+            env[f"{self.env_prefix}JWKS_URL"] = f"{identity_url}/.well-known/jwks.json"
+        if self.name == "gateway":
+            for upstream in ("identity", "gradebook", "applications"):
+                env[f"GATEWAY_{upstream.upper()}_URL"] = f"http://127.0.0.1:{_service(upstream).port}"
+            env["GATEWAY_PUBLIC_URL"] = GATEWAY_URL
         return env
 
 
@@ -61,7 +65,10 @@ SERVICES = [
     ServiceProcess("gradebook", "gradebook.entrypoints.cli", 8101, "gradebook", "GRADEBOOK_"),
     ServiceProcess("identity", "identity.entrypoints.cli", 8102, "identity", "IDENTITY_"),
     ServiceProcess("applications", "applications.entrypoints.cli", 8103, "applications", "APPLICATIONS_"),
+    ServiceProcess("gateway", "gateway.entrypoints.cli", 8100, "gateway", "GATEWAY_"),
 ]
+GATEWAY_URL = "http://127.0.0.1:8100"
+"""Where parents open the web page; e-mailed links and ESIA's redirect lead there."""
 
 
 def _service(name: str) -> ServiceProcess:
@@ -93,19 +100,19 @@ def _identity_environment(infra: LocalInfra, service: ServiceProcess) -> dict[st
             infra, "identity-key-encryption-key", lambda: base64.b64encode(os.urandom(32)).decode()
         ),
         "IDENTITY_PUBLIC_URL": url,
-        "IDENTITY_LINKS_BASE_URL": url,
+        "IDENTITY_LINKS_BASE_URL": GATEWAY_URL,
+        "IDENTITY_TRUSTED_PROXIES": '["127.0.0.1"]',  # the gateway names the client's address
         "IDENTITY_SMTP_HOST": "127.0.0.1",
         "IDENTITY_SMTP_PORT": str(SMTP_PORT),
         "IDENTITY_ESIA_ISSUER": f"http://127.0.0.1:{ESIA_PORT}",
         "IDENTITY_ESIA_CLIENT_ID": ESIA_CLIENT_ID,
         "IDENTITY_ESIA_CLIENT_SECRET": _esia_secret(infra),
-        "IDENTITY_ESIA_REDIRECT_URI": f"{url}/federated/esia/callback",
+        "IDENTITY_ESIA_REDIRECT_URI": f"{GATEWAY_URL}/federated/esia/callback",
     }
 
 
 def _helpers(infra: LocalInfra) -> list[tuple[str, list[str], int]]:
     """Development stand-ins for the outside world: the SMTP sink and the ESIA-like provider."""
-    identity = _service("identity")
     return [
         (
             "smtp-sink",
@@ -135,7 +142,7 @@ def _helpers(infra: LocalInfra) -> list[tuple[str, list[str], int]]:
                 "--client-secret",
                 _esia_secret(infra),
                 "--redirect-uri",
-                f"http://127.0.0.1:{identity.port}/federated/esia/callback",
+                f"{GATEWAY_URL}/federated/esia/callback",
             ],
             ESIA_PORT,
         ),

@@ -30,5 +30,15 @@ async def signed_in_caller(
         raise Problem(401, "Invalid access token", str(exc)) from exc
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or the one a trusted proxy (`app.state.trusted_proxies`) saw."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in getattr(request.app.state, "trusted_proxies", ()):
+        # The right-most entry is the one our own proxy added: the address it saw.
+        return forwarded.split(",")[-1].strip() or peer
+    return peer
+
+
 Caller = Annotated[AccessClaims, Depends(signed_in_caller)]
 """A route parameter typed `Caller` gets the verified claims, or the request ends in 401."""

@@ -54,6 +54,7 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         type_: str = "about:blank",
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail or title)
@@ -61,6 +62,7 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.type = type_
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -85,7 +87,7 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(
+        response = problem_response(
             exc.status,
             exc.title,
             exc.detail,
@@ -93,6 +95,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             **exc.extra,
         )
+        response.headers.update(exc.headers)
+        return response
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

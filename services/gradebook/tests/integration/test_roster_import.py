@@ -11,6 +11,7 @@ from diary_events.personal import SealedPersonalData
 from diary_events.registry import ClassRecord, EnrolmentRecord, PupilRecord, SchoolRecord
 from diary_kernel.personal_data import PersonalDataKeys
 from diary_kernel.testing import eventually, read_topic
+from gradebook.adapters import diary_queries as q
 from gradebook.adapters import roster_read_model as roster
 from gradebook.erasure import erase_pupil
 from gradebook.testing import TinySchool, publish, registry_message
@@ -157,6 +158,18 @@ async def test_a_transfer_and_a_move_to_another_school_keep_history(
         kind for stream, kind in await stream_events(gradebook, "pupil") if str(school.pupils[1]) in stream
     ]
     assert pupil_events == ["PupilRegistered"]  # the same person, the same data: no new event
+
+    # The profile the gateway lists a parent's children from: both schools, only one still active.
+    async with gradebook.pool.acquire() as conn:
+        profile = await q.pupil_profile(conn, school.pupils[1], moved_on)
+    assert profile is not None
+    assert profile.first_name is not None
+    by_school = {e.school_id: e for e in profile.educations}
+    assert by_school[other.school_id].is_active
+    assert by_school[other.school_id].class_id == other.class_a
+    assert not by_school[school.school_id].is_active
+    assert by_school[school.school_id].left_on == moved_on
+    assert by_school[school.school_id].class_id == school.class_a
 
 
 async def test_bad_messages_go_to_the_dead_letter_topic_and_nothing_else_is_lost(

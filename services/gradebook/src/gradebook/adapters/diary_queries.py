@@ -369,6 +369,29 @@ class ClassPupil:
     in_class_since: date
 
 
+@dataclass(frozen=True)
+class PupilEducation:
+    education_id: UUID
+    school_id: UUID
+    school_name: str | None
+    class_id: UUID | None
+    class_name: str | None
+    enrolled_on: date
+    left_on: date | None
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class PupilProfile:
+    """Who a diary belongs to, for the people allowed to read it (the gateway decides who)."""
+
+    pupil_id: UUID
+    surname: str | None
+    first_name: str | None
+    patronymic: str | None
+    educations: list[PupilEducation]
+
+
 # --- Marks ---------------------------------------------------------------------------------------
 
 
@@ -1159,3 +1182,35 @@ async def class_pupils(conn: Connection, class_id: UUID, on: date) -> list[Class
         on,
     )
     return [ClassPupil(**row) for row in rows]
+
+
+async def pupil_profile(conn: Connection, pupil_id: UUID, on: date) -> PupilProfile | None:
+    """The pupil's name (NULL once erased) and every enrolment, its class on `on` or its last one."""
+    pupil = await conn.fetchrow(
+        "SELECT surname, first_name, patronymic FROM roster_pupils WHERE pupil_id = $1", pupil_id
+    )
+    rows = await conn.fetch(
+        """SELECT e.education_id, e.school_id, s.short_name AS school_name, e.enrolled_on, e.left_on,
+                  (e.left_on IS NULL OR e.left_on > $2) AS is_active, c.class_id, c.name AS class_name
+           FROM roster_educations e
+           LEFT JOIN roster_schools s USING (school_id)
+           LEFT JOIN LATERAL (
+               SELECT ec.class_id FROM roster_education_classes ec
+               WHERE ec.education_id = e.education_id AND ec.from_on <= greatest($2, e.enrolled_on)
+               ORDER BY ec.from_on DESC LIMIT 1
+           ) AS current ON true
+           LEFT JOIN roster_classes c ON c.class_id = current.class_id
+           WHERE e.pupil_id = $1
+           ORDER BY e.enrolled_on DESC, e.education_id""",
+        pupil_id,
+        on,
+    )
+    if pupil is None and not rows:
+        return None
+    return PupilProfile(
+        pupil_id=pupil_id,
+        surname=pupil["surname"] if pupil else None,
+        first_name=pupil["first_name"] if pupil else None,
+        patronymic=pupil["patronymic"] if pupil else None,
+        educations=[PupilEducation(**row) for row in rows],
+    )

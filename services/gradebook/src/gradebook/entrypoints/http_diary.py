@@ -266,6 +266,25 @@ async def diary_exams(education_id: UUID, request: Request, if_none_match: IfNon
     return _respond(list[q.ExamResult], results, if_none_match)
 
 
+@router.get(
+    "/pupils/{pupil_id}",
+    response_model=q.PupilProfile,
+    tags=["diary"],
+    summary="A pupil's name and enrolments (educations), for the gateway's list of a parent's children",
+)
+async def pupil_profile(
+    pupil_id: UUID,
+    request: Request,
+    on: Annotated[date | None, Query(alias="date")] = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    async with _conn(request) as conn:
+        profile = await q.pupil_profile(conn, pupil_id, on or date.today())
+    if profile is None:
+        raise _not_found(f"no pupil {pupil_id}", "pupil_id")
+    return _respond(q.PupilProfile, profile, if_none_match)
+
+
 # --- Classes and schools -------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from diary_events.identity import AccountRole
-from diary_kernel.http_auth import Caller
+from diary_kernel.http_auth import Caller, client_address
 from diary_kernel.problems import PROBLEM_RESPONSES, Problem, install_refusals
 from identity.domain.accounts import Account, Grant, IdentityError
 from identity.service_layer.identity import Identity, Throttled, TokenPair, utc_now
@@ -129,15 +129,6 @@ def _identity(request: Request) -> Identity:
 IdentityDep = Annotated[Identity, Depends(_identity)]
 
 
-def _client_address(request: Request) -> str:
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in request.app.state.trusted_proxies:
-        # The right-most entry is the one our own proxy added: the address it saw.
-        return forwarded.split(",")[-1].strip() or peer
-    return peer
-
-
 def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
     response.headers.update(NO_STORE)
     return TokenResponse.of(pair)
@@ -180,7 +171,7 @@ async def confirm(body: LinkPasswordBody, identity: IdentityDep, response: Respo
 async def login(
     body: LoginBody, request: Request, identity: IdentityDep, response: Response
 ) -> TokenResponse:
-    pair = await identity.login(body.email, body.password, _client_address(request))
+    pair = await identity.login(body.email, body.password, client_address(request))
     return _tokens(pair, response)
 
 
