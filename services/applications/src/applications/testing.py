@@ -79,7 +79,7 @@ class Platform:
         return token
 
     def application_for(self, pupil: int) -> dict[str, Any]:
-        """The form a parent fills in for pupil number `pupil` of the tiny school, as the registry names them."""
+        """The form a parent fills in for pupil number `pupil` of the tiny school, names as registered."""
         record = next(
             r
             for r in self.school.records()
