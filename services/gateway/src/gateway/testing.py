@@ -82,7 +82,7 @@ async def running_gateway(
 
 
 async def roster_arrived(gateway: GatewayUnderTest) -> None:
-    """Wait until the access read model has the tiny school's enrolments and classes."""
+    """Wait until the access read model has the tiny school's enrolments, classes and teaching."""
     school = gateway.platform.school
 
     async def probe() -> bool:
@@ -93,6 +93,10 @@ async def roster_arrived(gateway: GatewayUnderTest) -> None:
             teaching = await conn.fetchval(
                 "SELECT count(*) FROM access_teaching WHERE teacher_id = $1 AND active", school.maths_teacher
             )
-        return bool(educations == len(school.pupils) and teaching == 2)
+            classes = await conn.fetchval(
+                "SELECT count(*) FROM access_classes WHERE school_id = $1 AND form_teacher_id IS NOT NULL",
+                school.school_id,
+            )
+        return bool(educations == len(school.pupils) and teaching == 2 and classes == 2)
 
     await eventually(probe, timeout=30)
