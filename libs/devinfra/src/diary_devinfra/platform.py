@@ -323,6 +323,8 @@ def _print_summary(infra: LocalInfra) -> None:
         f"""
 The diary platform is running (Ctrl-C or `make stop` stops everything).
 
+  web diary     {GATEWAY_URL}/               (parents' page: sign in as the demo parent below)
+  gateway       {GATEWAY_URL}/docs           (the front door's OpenAPI: diary, applications, session)
   gradebook     http://127.0.0.1:8101/docs      (OpenAPI: /openapi.json, metrics: /metrics)
   identity      http://127.0.0.1:8102/docs      (JWKS: /.well-known/jwks.json)
   applications  http://127.0.0.1:8103/docs      (access applications, consents, parent links)
@@ -332,33 +334,25 @@ The diary platform is running (Ctrl-C or `make stop` stops everything).
   PostgreSQL    {infra.postgres.dsn("gradebook")}
   logs          {infra.log_dir}
 
-Read the demo pupil's diary (E = the education_id printed above):
+Open {GATEWAY_URL}/ and sign in as the demo parent ivanova.parent@example.org with the password
+«Белые ночи над Невой 1703» (or «Войти через Госуслуги» as petrov.parent@example.org /
+esia-petrov, a new account, or ivanova.parent@example.org / esia-ivanova). The parent's child,
+the demo pupil, was linked by the school's deputy head (deputy.head.school1@example.org, same
+password) through an access application.
 
-  curl -s "http://127.0.0.1:8101/diary/$E/week?date={time.strftime("%Y-%m-%d")}"
-  curl -s "http://127.0.0.1:8101/diary/$E/marks"
-  curl -s "http://127.0.0.1:8101/diary/$E/teachers"
+The same through the gateway's API (E = the education_id printed above):
 
-Accounts: log in as the demo parent, or register another address and find the letter with the
-link in the mail sink's folder:
+  TOKEN=$(curl -s -X POST {GATEWAY_URL}/api/v1/tokens -H 'content-type: application/json' \
+       -d '{{"email": "ivanova.parent@example.org", "password": "Белые ночи над Невой 1703"}}' \
+       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s {GATEWAY_URL}/api/v1/children -H "Authorization: Bearer $TOKEN"
+  curl -s "{GATEWAY_URL}/api/v1/diary/$E/week?date={time.strftime("%Y-%m-%d")}" \\
+       -H "Authorization: Bearer $TOKEN"
+  curl -s {GATEWAY_URL}/api/v1/applications -H "Authorization: Bearer $TOKEN"
 
-  curl -s -X POST http://127.0.0.1:8102/sessions -H 'content-type: application/json' \\
-       -d '{{"email": "ivanova.parent@example.org", "password": "Белые ночи над Невой 1703"}}'
-  curl -s -X POST http://127.0.0.1:8102/registrations -H 'content-type: application/json' \\
-       -d '{{"email": "you@example.org"}}'; ls {mail_dir(infra)}/new
-
-ESIA login: open http://127.0.0.1:8102/federated/esia/login in a browser and sign in as
-petrov.parent@example.org / esia-petrov (a new account) or ivanova.parent@example.org /
-esia-ivanova (linked to the demo parent). The first operator: `.venv/bin/identity invite-operator
-you@example.org` with the identity service's environment (see services/identity/README.md).
-
-Access applications: the demo parent's application for the demo pupil was approved by the
-deputy head (deputy.head.school1@example.org, same password). With a token from /sessions:
-
-  curl -s http://127.0.0.1:8103/applications -H "Authorization: Bearer $TOKEN"
-  curl -s http://127.0.0.1:8103/applications/$APPLICATION_ID -H "Authorization: Bearer $TOKEN"
-
-Journal commands (marks, attendance, homework) take the caller from X-Actor-* headers, as the
-gateway will pass them: see services/gradebook/README.md and /docs.
+A teacher's mark through the gateway (the teacher's own token; see services/gateway/README.md):
+  POST {GATEWAY_URL}/api/v1/journal/marks. Register another parent: open {GATEWAY_URL}/ and
+  follow the letter that lands in {mail_dir(infra)}/new.
 """,
         flush=True,
     )

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 
@@ -65,6 +66,30 @@ async def serving(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClien
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def listening(app: FastAPI, *, lifespan: bool = False) -> AsyncIterator[str]:
+    """Serve an app over real HTTP on a free loopback port (for a browser); yields its base URL.
+
+    `lifespan=False` suits an app whose lifespan already runs (inside `serving`).
+    """
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on" if lifespan else "off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+            raise RuntimeError("the HTTP server stopped before it started")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def eventually(
