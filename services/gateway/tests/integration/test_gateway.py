@@ -2,9 +2,10 @@
 the teacher's journal through the gateway, ETags, paging, rate limits, request ids, one OpenAPI."""
 
 import logging
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
+import jwt
 import pytest
 
 from applications.testing import application_body
@@ -235,3 +236,23 @@ async def test_one_openapi_document_for_the_whole_front_door(gateway: GatewayUnd
     assert week["schema"]["$ref"].endswith("/DiaryWeek")
     assert "DiaryLesson" in document["components"]["schemas"]
     assert "404" in paths["/api/v1/diary/{education_id}/week"]["get"]["responses"]
+
+
+async def test_a_rotated_signing_key_is_picked_up_without_a_restart(gateway: GatewayUnderTest) -> None:
+    identity = gateway.platform.identity
+    email = unique_email("rotation")
+    before = (await identity.registered(email))["access_token"]
+    assert (await gateway.get("/api/v1/children", before)).status_code == 200  # the old key set is cached
+    ahead = identity.service.keys._ahead  # rotate so that the new key signs at once
+    async with identity.pool.acquire() as conn:
+        new_kid = await identity.service.keys.rotate(conn, datetime.now(UTC) - ahead)
+    after = (await identity.login(email)).json()["access_token"]
+    assert jwt.get_unverified_header(after)["kid"] == new_kid
+    assert jwt.get_unverified_header(before)["kid"] != new_kid
+
+    async def accepted() -> bool:
+        return (await gateway.get("/api/v1/children", after)).status_code == 200
+
+    # An unknown key id makes the gateway fetch the key set again, at most every few seconds.
+    await eventually(accepted, timeout=10, interval=0.5)
+    assert (await gateway.get("/api/v1/children", before)).status_code == 200
