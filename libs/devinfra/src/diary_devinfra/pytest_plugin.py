@@ -398,3 +398,30 @@ def oidc_provider() -> Iterator[OidcTestProvider]:
     finally:
         provider.stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+# -- web pages (headless Chromium) ---------------------------------------------------------
+
+# Imported here to keep this section in one place; both modules are light to import.
+from playwright.async_api import Browser  # noqa: E402
+
+from diary_devinfra.browser import launch_chromium  # noqa: E402
+
+
+@pytest.hookimpl(specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_browser(items: list[pytest.Item]) -> None:
+    """Tests driving a real browser are real-infrastructure tests too: mark them `infra`."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.infra)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's, installed when missing) for the session, via Playwright.
+
+    Never skipped: without a browser the tests that need it error out. Open a fresh context per
+    test, e.g. `async with diary_devinfra.browser.new_page(browser, base_url=url) as page:`.
+    """
+    async with launch_chromium() as started:
+        yield started

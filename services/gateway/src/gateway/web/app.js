@@ -466,7 +466,8 @@ function show(view, title, ...nodes) {
   document.title = title ? `${title} — ${APP_NAME}` : APP_NAME;
   const flash = state.flash;
   state.flash = null;
-  main.replaceChildren(...(flash ? [h("p", { class: "notice", role: "status", testid: "flash" }, flash)] : []), ...nodes.flat());
+  main.replaceChildren();
+  append(main, [flash ? h("p", { class: "notice", role: "status", testid: "flash" }, flash) : null, nodes]);
   return true;
 }
 
@@ -490,8 +491,9 @@ function setChrome({ signedIn, section = null, child = null }) {
   renderSections(child, section);
 }
 
-function renderChildPicker(current, section) {
+function renderChildPicker(chosen, section) {
   const children = state.children || [];
+  const current = chosen || children.find((c) => c.pupil_id === (state.childId || rememberedChild())) || null;
   if (children.length > 1) {
     const id = nextId("child");
     const select = h("select", { id, testid: "child-switcher", class: "child-switcher" },
@@ -926,6 +928,8 @@ function lessonItem(lesson) {
       h("span", { class: "lesson-number", "aria-label": `Урок ${lesson.lesson_number}` }, lesson.lesson_number),
       h("span", { class: "lesson-subject", testid: "lesson-subject" }, lesson.subject_name || (cancelled ? "Урок отменён" : "Урок")),
       time ? h("span", { class: "lesson-time" }, time) : null),
+    lesson.teacher_name || lesson.room ? h("p", { class: "lesson-meta muted" },
+      [lesson.teacher_name, lesson.room ? `каб. ${lesson.room}` : null].filter(Boolean).join(" · ")) : null,
     cancelled ? h("p", { class: "tag tag-bad" }, "Отменён", lesson.change_reason ? `: ${lesson.change_reason}` : "") : null,
     lesson.status === "substituted" ? h("p", { class: "tag" }, "Замена", lesson.change_reason ? `: ${lesson.change_reason}` : "") : null,
     lesson.lesson_topic ? h("p", { class: "lesson-topic" }, h("span", { class: "muted" }, "Тема: "), lesson.lesson_topic) : null,
@@ -982,6 +986,10 @@ async function viewWeek(ctx) {
     days,
     status);
   if (!shown) return;
+  const todayCard = thisWeek && days.querySelector(".day-today");
+  if (todayCard && window.matchMedia("(max-width: 719px)").matches && today() !== monday) {
+    todayCard.scrollIntoView({ block: "start" }); // on a phone, open the week at today
+  }
   // The visible week follows the journal: a new mark appears within seconds.
   startPolling(async () => {
     try {
@@ -1239,8 +1247,8 @@ async function viewFinalMarks(ctx) {
 async function viewAttendance(ctx) {
   const { range, picker } = await periodContext(ctx, "attendance");
   const data = (await api("GET", `${ctx.base}/attendance?${rangeQuery(range)}`)).data;
-  const row = (label, a, testid, header = false) => h("tr", { testid },
-    h(header ? "th" : "th", { scope: "row" }, label),
+  const row = (label, a, testid) => h("tr", { testid },
+    h("th", { scope: "row" }, label),
     [a.missed, a.excused, a.unexcused, a.illness, a.late].map((n) => h("td", {}, n ? String(n) : h("span", { class: "muted" }, "0"))));
   const subjects = [...(data.subjects || [])].sort((a, b) => (a.subject_name || "").localeCompare(b.subject_name || "", "ru"));
   const total = data.total || {};
@@ -1255,7 +1263,7 @@ async function viewAttendance(ctx) {
         h("table", { class: "table", testid: "attendance-table" },
           h("thead", {}, h("tr", {}, ["Предмет", "Пропущено", "Уважит.", "Неуважит.", "Болезнь", "Опоздания"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, subjects.map((s) => row(s.subject_name || "Предмет", s.absences || {}, "attendance-row"))),
-          h("tfoot", {}, row("Всего", total, "attendance-total", true))))
+          h("tfoot", {}, row("Всего", total, "attendance-total"))))
       : h("p", { class: "empty" }, "Пропусков и опозданий за этот период нет."));
 }
 
