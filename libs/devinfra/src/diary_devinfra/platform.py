@@ -342,8 +342,8 @@ password) through an access application.
 
 The same through the gateway's API (E = the education_id printed above):
 
-  TOKEN=$(curl -s -X POST {GATEWAY_URL}/api/v1/tokens -H 'content-type: application/json' \
-       -d '{{"email": "ivanova.parent@example.org", "password": "Белые ночи над Невой 1703"}}' \
+  TOKEN=$(curl -s -X POST {GATEWAY_URL}/api/v1/tokens -H 'content-type: application/json' \\
+       -d '{{"email": "ivanova.parent@example.org", "password": "Белые ночи над Невой 1703"}}' \\
        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s {GATEWAY_URL}/api/v1/children -H "Authorization: Bearer $TOKEN"
   curl -s "{GATEWAY_URL}/api/v1/diary/$E/week?date={time.strftime("%Y-%m-%d")}" \\
