@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from applications.bootstrap import ApplicationsSettings
 from applications.bootstrap import build_app as build_applications
 from applications.domain.consent import CURRENT_CONSENT
+from diary_devinfra.pytest_plugin import OidcTestProvider
 from diary_devinfra.smtp_sink import SmtpSink
 from diary_events.registry import PupilRecord
 from diary_kernel.db import Pool
@@ -147,16 +148,22 @@ async def _roster_arrived(applications: ApplicationsUnderTest, school: TinySchoo
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    new_database: Callable[[], Awaitable[str]], kafka_bootstrap: str, topic_prefix: str, smtp_sink: SmtpSink
+    new_database: Callable[[], Awaitable[str]],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    smtp_sink: SmtpSink,
+    oidc_provider: OidcTestProvider | None = None,
 ) -> AsyncIterator[Platform]:
     """Identity, gradebook and applications in process, each on a database of its own, on real
-    Kafka, PostgreSQL and the SMTP sink, with the tiny school imported from the registry topic."""
+    Kafka, PostgreSQL and the SMTP sink, with the tiny school imported from the registry topic.
+    With `oidc_provider`, identity offers ESIA login through it."""
     identity_app = build_identity(
         identity_settings(
             database_url=await new_database(),
             kafka_bootstrap=kafka_bootstrap,
             topic_prefix=topic_prefix,
             smtp_sink=smtp_sink,
+            oidc_provider=oidc_provider,
         )
     )
     gradebook_app = build_gradebook(

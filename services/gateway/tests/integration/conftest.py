@@ -6,17 +6,23 @@ from collections.abc import AsyncIterator
 import pytest
 
 from applications.testing import running_platform
-from diary_devinfra.pytest_plugin import DatabaseFactory
+from diary_devinfra.pytest_plugin import DatabaseFactory, OidcTestProvider
 from diary_devinfra.smtp_sink import SmtpSink
 from gateway.testing import GatewayUnderTest, roster_arrived, running_gateway
 
 
 @pytest.fixture
 async def gateway(
-    database_factory: DatabaseFactory, kafka_bootstrap: str, topic_prefix: str, smtp_sink: SmtpSink
+    database_factory: DatabaseFactory,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    smtp_sink: SmtpSink,
+    oidc_provider: OidcTestProvider,
 ) -> AsyncIterator[GatewayUnderTest]:
     async with (
-        running_platform(database_factory, kafka_bootstrap, topic_prefix, smtp_sink) as platform,
+        running_platform(
+            database_factory, kafka_bootstrap, topic_prefix, smtp_sink, oidc_provider
+        ) as platform,
         running_gateway(platform, await database_factory()) as running,
     ):
         await roster_arrived(running)

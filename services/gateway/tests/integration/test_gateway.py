@@ -3,13 +3,15 @@ the teacher's journal through the gateway, ETags, paging, rate limits, request i
 
 import logging
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
+import httpx
 import jwt
 import pytest
 
 from applications.testing import application_body
-from diary_devinfra.pytest_plugin import DatabaseFactory
+from diary_devinfra.pytest_plugin import DatabaseFactory, OidcTestProvider
 from diary_kernel.testing import bearer, eventually
 from gateway.testing import GatewayUnderTest, running_gateway
 from identity.domain.accounts import Grant
@@ -256,3 +258,32 @@ async def test_a_rotated_signing_key_is_picked_up_without_a_restart(gateway: Gat
     # An unknown key id makes the gateway fetch the key set again, at most every few seconds.
     await eventually(accepted, timeout=10, interval=0.5)
     assert (await gateway.get("/api/v1/children", before)).status_code == 200
+
+
+async def test_esia_login_through_the_gateway_ends_signed_in_on_the_page(
+    gateway: GatewayUnderTest, oidc_provider: OidcTestProvider
+) -> None:
+    client = gateway.client
+    started = await client.get("/federated/esia/login")
+    assert started.status_code == 302
+    assert started.headers["location"].startswith(oidc_provider.issuer)
+    assert "diary_esia_login=" in started.headers["set-cookie"]  # the login is bound to this browser
+    account = oidc_provider.account("petrov.parent@example.org")
+    async with httpx.AsyncClient(timeout=10) as browser_at_the_provider:
+        callback = await oidc_provider.login(
+            browser_at_the_provider, started.headers["location"], account.login, account.password
+        )
+    back = urlsplit(callback)
+    landed = await client.get(f"/federated/esia/callback?{back.query}")
+    assert landed.status_code == 303
+    assert landed.headers["location"] == "/"
+    me = await client.get("/api/v1/me")  # the session cookies came with the redirect
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "petrov.parent@example.org"
+    assert me.json()["esia_linked"] is True
+
+    client.cookies.clear()
+    replayed = await client.get(f"/federated/esia/callback?{back.query}")  # no binding cookie, used code
+    assert replayed.status_code == 303
+    assert replayed.headers["location"] == "/login?error=esia"
+    assert (await client.get("/api/v1/me")).status_code == 401
