@@ -29,8 +29,8 @@ TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
 class UpstreamUnavailable(Problem):
-    def __init__(self, service: str) -> None:
-        super().__init__(502, "Bad gateway", f"the {service} service did not answer")
+    def __init__(self, service: str, detail: str = "did not answer") -> None:
+        super().__init__(502, "Bad gateway", f"the {service} service {detail}")
 
 
 @dataclass

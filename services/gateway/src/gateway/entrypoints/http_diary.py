@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from diary_kernel.db import Pool
 from diary_kernel.problems import PROBLEM_RESPONSES, Problem
 from gateway.adapters import access_model
-from gateway.adapters.upstream import Upstreams
+from gateway.adapters.upstream import Upstreams, UpstreamUnavailable
 from gateway.domain.access import may_read_diary, pupil_ids, teacher_ids
 from gateway.entrypoints.auth import SignedIn, Viewer
 from gateway.entrypoints.relay import API_PREFIX, etagged, relay, relayed
@@ -128,7 +128,8 @@ async def children(request: Request, viewer: SignedIn) -> Response:
     for schools, answer in zip(readable.values(), answers, strict=True):
         if answer.status_code == 404:
             continue  # linked, but the roster has not reached the gradebook yet
-        answer.raise_for_status()
+        if answer.status_code != 200:
+            raise UpstreamUnavailable("gradebook", f"answered {answer.status_code} for a pupil's profile")
         profile = answer.json()
         profile["educations"] = [
             e for e in profile["educations"] if schools is None or UUID(e["school_id"]) in schools
