@@ -70,10 +70,6 @@ class Upstreams:
     gradebook: Upstream
     applications: Upstream
 
-    async def close(self) -> None:
-        for upstream in (self.identity, self.gradebook, self.applications):
-            await upstream.client.aclose()
-
 
 def passed_back(response: httpx.Response) -> dict[str, str]:
     """The upstream response headers the gateway's client should see."""
