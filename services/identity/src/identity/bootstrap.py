@@ -20,10 +20,11 @@ from diary_kernel.db import package_migrations
 from diary_kernel.eventstore import EventStore
 from diary_kernel.service import ServiceDefinition, ServiceRuntime, create_app
 from diary_kernel.settings import ServiceSettings
+from diary_kernel.smtp import SmtpSettings
 from diary_kernel.topics import TopicSpec
 from identity.adapters.credentials import Argon2Parameters, Passwords
 from identity.adapters.esia import EsiaClient, EsiaSettings
-from identity.adapters.mail import MailSender, SmtpSettings
+from identity.adapters.mail import MailSender
 from identity.adapters.roster import RosterPeople, RosterRoleEnd
 from identity.adapters.signing_keys import SigningKeys
 from identity.domain.lockout import LockoutPolicy

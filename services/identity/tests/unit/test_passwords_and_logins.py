@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from diary_kernel.smtp import mask_email
 from identity.domain.accounts import IdentityError
-from identity.domain.emails import mask_email, normalise_email
+from identity.domain.emails import normalise_email
 from identity.domain.lockout import LockoutPolicy
 from identity.domain.passwords import PasswordPolicy
 

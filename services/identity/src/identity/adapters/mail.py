@@ -17,11 +17,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Literal
 
-import aiosmtplib
 from asyncpg import Record
 
 from diary_kernel.db import Connection, Pool
-from identity.domain.emails import mask_email
+from diary_kernel.smtp import SMTP_ERRORS, SmtpSettings, mask_email, submit
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +119,6 @@ async def enqueue(
     return True
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    sender: str
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout: float = 10.0
-    max_attempts: int = 8
-    first_retry: float = 2.0
-    max_retry: float = 600.0
-
-
 class MailSender:
     """The loop that empties `outgoing_mail` into the SMTP server."""
 
@@ -184,16 +169,8 @@ class MailSender:
         message.set_content(row["body"] or "")
         attempts = row["attempts"] + 1
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.host,
-                port=s.port,
-                username=s.username,
-                password=s.password,
-                start_tls=s.starttls,
-                timeout=s.timeout,
-            )
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            await submit(s, message)
+        except SMTP_ERRORS as exc:
             await self._failed(mail_id, purpose, recipient, attempts, exc)
             return
         async with self._pool.acquire() as conn:
@@ -219,7 +196,7 @@ class MailSender:
         s = self._settings
         error = f"{type(exc).__name__}: {exc}"[:500]
         give_up = attempts >= s.max_attempts
-        delay = min(s.first_retry * 2 ** (attempts - 1), s.max_retry)
+        delay = s.retry_delay(attempts)
         async with self._pool.acquire() as conn:
             await conn.execute(
                 """UPDATE outgoing_mail SET attempts = $2, last_error = $3,

@@ -15,9 +15,3 @@ def normalise_email(raw: str) -> str:
     if len(email) > 254 or not _ADDRESS.match(email) or ".." in email:
         raise IdentityError("not an e-mail address", field="email")
     return email
-
-
-def mask_email(email: str) -> str:
-    """`iv***@example.org`: enough for the owner to recognise, little for a log reader."""
-    local, _, domain = email.partition("@")
-    return f"{local[:2]}***@{domain}"
