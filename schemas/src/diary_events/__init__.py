@@ -7,6 +7,7 @@ from diary_events import applications as applications
 from diary_events import exams as exams
 from diary_events import gradebook as gradebook
 from diary_events import identity as identity
+from diary_events import notifications as notifications
 from diary_events import registry as registry
 from diary_events.base import DomainEvent, event_class_for, registered_events
 
@@ -17,6 +18,7 @@ __all__ = [
     "exams",
     "gradebook",
     "identity",
+    "notifications",
     "registered_events",
     "registry",
 ]

@@ -1,0 +1,1 @@
+"""Tells each guardian what happened in the diary, once, the way they asked."""

@@ -1,0 +1,1 @@
+"""What a guardian is told and when: notices, their letters and feed items, preferences. No I/O."""

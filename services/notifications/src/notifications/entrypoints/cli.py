@@ -1,0 +1,51 @@
+"""`notifications serve` runs the API and the e-mail sender; `worker` runs the faust-streaming
+join; `rebuild` replays the reference names from the topics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from diary_kernel import commands as service_commands
+from diary_kernel.logs import configure_logging
+
+
+def main(argv: list[str] | None = None) -> None:
+    from notifications.bootstrap import NotificationsSettings, build_app, definition
+
+    parser = argparse.ArgumentParser(prog="notifications")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="HTTP API, e-mail sender, reference names")
+    commands.add_parser("worker", help="the faust-streaming worker: events → notices → deliveries")
+    rebuild = commands.add_parser("rebuild", help="replay the reference names from the topics")
+    rebuild.add_argument("projection", nargs="?")
+    args = parser.parse_args(argv)
+    settings = NotificationsSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    if args.command == "serve":
+        service_commands.serve(build_app(settings), settings)
+    elif args.command == "worker":
+        run_worker(settings)
+    else:
+        service_commands.rebuild(definition(settings), settings, args.projection)
+
+
+def run_worker(settings: object) -> None:
+    import faust
+
+    from notifications.bootstrap import NotificationsSettings
+    from notifications.entrypoints.stream import build_stream_app
+
+    assert isinstance(settings, NotificationsSettings)
+    app = build_stream_app(
+        app_id=settings.worker_app_id,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic_prefix=settings.kafka_topic_prefix,
+        database_url=settings.database_url,
+    )
+    sys.argv = [sys.argv[0]]
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
