@@ -21,6 +21,7 @@ from diary_kernel.topics import TopicSpec
 from notifications.adapters.reference import ReferenceNames
 from notifications.adapters.unsubscribe import UnsubscribeLinks
 from notifications.entrypoints import http_notifications
+from notifications.entrypoints.stream import STREAM_DLQ_TOPIC
 from notifications.service_layer.sender import EMAIL_DLQ_TOPIC, EmailSender
 
 FOREVER = {"retention.ms": "-1"}
@@ -65,6 +66,7 @@ class NotificationsSettings(ServiceSettings):
 TOPICS = [
     TopicSpec(NOTIFICATIONS_EVENTS_TOPIC, partitions=6, config=FOREVER),
     TopicSpec(EMAIL_DLQ_TOPIC, partitions=1),
+    TopicSpec(STREAM_DLQ_TOPIC, partitions=1),
     # The sources (their own services create them too; whoever starts first does).
     TopicSpec(GRADEBOOK_EVENTS_TOPIC, partitions=6, config=FOREVER),
     TopicSpec(APPLICATIONS_EVENTS_TOPIC, partitions=6, config=FOREVER),

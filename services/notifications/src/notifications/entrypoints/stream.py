@@ -40,13 +40,14 @@ from diary_events.gradebook import (
     PupilTransferred,
 )
 from diary_kernel.db import Pool, create_pool
-from diary_kernel.envelope import Envelope, MalformedEvent
+from diary_kernel.envelope import Envelope
 from notifications.service_layer.deliver import RawNotice, deliver
 
 log = logging.getLogger(__name__)
 
 PARTITIONS = 6
 """The partitions of the source topics; every internal topic and changelog has as many."""
+STREAM_DLQ_TOPIC = "notifications.stream.dlq"
 
 
 def _notice(envelope: Envelope, kind: str, **ids_and_facts: Any) -> RawNotice:
@@ -168,6 +169,9 @@ def build_stream_app(
         producer_acks=-1,
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        # A crashed worker's partitions go to the next one within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     pool = _Pool(database_url)
 
@@ -187,6 +191,9 @@ def build_stream_app(
         value_serializer="raw",
     )
     hops = {name: internal(name) for name in ("by-class", "by-education", "by-pupil")}
+    dead_letters = app.topic(
+        f"{topic_prefix}{STREAM_DLQ_TOPIC}", partitions=1, key_serializer="raw", value_serializer="raw"
+    )
     class_members = app.Table("class-members", default=list, partitions=PARTITIONS)
     pupil_of_education = app.Table("pupil-of-education", default=dict, partitions=PARTITIONS)
     guardians = app.Table("guardians", default=dict, partitions=PARTITIONS)
@@ -200,8 +207,14 @@ def build_stream_app(
             try:
                 envelope = Envelope.from_kafka(list(event.headers.items()), event.value)
                 routed = classify(envelope)
-            except MalformedEvent as exc:  # the producing service's own dead-letter path owns it
-                log.warning("skipped a malformed event", extra={"reason": str(exc)[:200]})
+            except ValueError as exc:  # MalformedEvent, or a body that is not JSON
+                reason = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("a poison message went to the dead-letter topic", extra={"reason": reason})
+                await dead_letters.send(
+                    key=event.key,
+                    value=event.value,
+                    headers={**dict(event.headers), "dlq_reason": reason.encode()},
+                )
                 continue
             if routed is None:
                 continue
