@@ -41,6 +41,8 @@ class ServiceProcess:
     port: int
     database: str
     env_prefix: str
+    command: str = "serve"
+    """`serve` for an HTTP service (port > 0, waited for on /readyz); `worker` for a stream worker."""
 
     def environment(self, infra: LocalInfra) -> dict[str, str]:
         env = {
@@ -51,13 +53,19 @@ class ServiceProcess:
         if self.name == "identity":
             env.update(_identity_environment(infra, self))
         identity_url = f"http://127.0.0.1:{_service('identity').port}"
-        if self.name in ("applications", "gateway"):
+        if self.name in ("applications", "gateway", "notifications"):
             env[f"{self.env_prefix}TOKEN_ISSUER"] = identity_url
             env[f"{self.env_prefix}JWKS_URL"] = f"{identity_url}/.well-known/jwks.json"
         if self.name == "gateway":
-            for upstream in ("identity", "gradebook", "applications"):
+            for upstream in ("identity", "gradebook", "applications", "notifications"):
                 env[f"GATEWAY_{upstream.upper()}_URL"] = f"http://127.0.0.1:{_service(upstream).port}"
             env["GATEWAY_PUBLIC_URL"] = GATEWAY_URL
+        if self.env_prefix == "NOTIFICATIONS_":  # the API and the worker
+            env["NOTIFICATIONS_PUBLIC_URL"] = GATEWAY_URL
+            env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
+            env["NOTIFICATIONS_UNSUBSCRIBE_SECRET"] = _local_secret(
+                infra, "notifications-unsubscribe-secret", lambda: secrets.token_urlsafe(32)
+            )
         return env
 
 
@@ -66,6 +74,15 @@ SERVICES = [
     ServiceProcess("identity", "identity.entrypoints.cli", 8102, "identity", "IDENTITY_"),
     ServiceProcess("applications", "applications.entrypoints.cli", 8103, "applications", "APPLICATIONS_"),
     ServiceProcess("gateway", "gateway.entrypoints.cli", 8100, "gateway", "GATEWAY_"),
+    ServiceProcess("notifications", "notifications.entrypoints.cli", 8104, "notifications", "NOTIFICATIONS_"),
+    ServiceProcess(
+        "notifications-worker",
+        "notifications.entrypoints.cli",
+        0,
+        "notifications",
+        "NOTIFICATIONS_",
+        command="worker",
+    ),
 ]
 GATEWAY_URL = "http://127.0.0.1:8100"
 """Where parents open the web page; e-mailed links and ESIA's redirect lead there."""
@@ -184,12 +201,13 @@ def _wait_ready(service: ServiceProcess, process: subprocess.Popen[bytes], timeo
 
 def run() -> int:
     infra = LocalInfra.from_env()
-    ports = [(s.name, s.port) for s in SERVICES] + [(name, port) for name, _, port in _helpers(infra)]
+    ports = [(s.name, s.port) for s in SERVICES if s.port]
+    ports += [(name, port) for name, _, port in _helpers(infra)]
     for name, port in ports:
         if not _process.port_is_free(port):
             raise SystemExit(f"port {port} for {name} is already in use; `make stop` or free it")
     print("starting Kafka and PostgreSQL ...", flush=True)
-    infra.up(databases=[s.database for s in SERVICES])
+    infra.up(databases=sorted({s.database for s in SERVICES}))
     children: list[tuple[ServiceProcess, subprocess.Popen[bytes]]] = []
     stopping = False
 
@@ -223,9 +241,11 @@ def run() -> int:
             (_run_dir(infra) / f"{name}.pid").write_text(str(helper.pid))
             _wait_port(name, port, helper, timeout=120)
         for service in SERVICES:
+            if service.command == "worker":  # after its API has migrated the database
+                _wait_ready(_service(service.name.removesuffix("-worker")), children[-1][1], timeout=90)
             log = (infra.log_dir / f"{service.name}.log").open("ab")
             child = subprocess.Popen(
-                [sys.executable, "-m", service.module, "serve"],
+                [sys.executable, "-m", service.module, service.command],
                 env={**os.environ, **service.environment(infra)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -233,7 +253,7 @@ def run() -> int:
             children.append((service, child))
             (_run_dir(infra) / f"{service.name}.pid").write_text(str(child.pid))
         for service, child in children:
-            if service.module:
+            if service.module and service.port:
                 _wait_ready(service, child, timeout=90)
         print("loading demo data ...", flush=True)
         subprocess.run(
@@ -328,6 +348,7 @@ The diary platform is running (Ctrl-C or `make stop` stops everything).
   gradebook     http://127.0.0.1:8101/docs      (OpenAPI: /openapi.json, metrics: /metrics)
   identity      http://127.0.0.1:8102/docs      (JWKS: /.well-known/jwks.json)
   applications  http://127.0.0.1:8103/docs      (access applications, consents, parent links)
+  notifications http://127.0.0.1:8104/docs      (feed and preferences; its faust worker runs beside it)
   ESIA (local)  http://127.0.0.1:{ESIA_PORT}/.well-known/openid-configuration
   mail sink     smtp://127.0.0.1:{SMTP_PORT}, letters in {mail_dir(infra)}/new
   Kafka         {infra.kafka.bootstrap_servers}

@@ -16,7 +16,13 @@ from diary_kernel.topics import TopicSpec
 from gateway.adapters.access_model import AccessModel
 from gateway.adapters.rate_limit import RateLimiter
 from gateway.adapters.upstream import Upstream, Upstreams
-from gateway.entrypoints import http_applications, http_diary, http_journal, http_session
+from gateway.entrypoints import (
+    http_applications,
+    http_diary,
+    http_journal,
+    http_notifications,
+    http_session,
+)
 from gateway.entrypoints.client_limit import ClientRateLimit
 from gateway.entrypoints.web import install_web_page
 
@@ -31,6 +37,7 @@ class GatewaySettings(ServiceSettings):
     identity_url: str = "http://127.0.0.1:8102"
     gradebook_url: str = "http://127.0.0.1:8101"
     applications_url: str = "http://127.0.0.1:8103"
+    notifications_url: str = "http://127.0.0.1:8104"
     token_issuer: str = Field("http://127.0.0.1:8102", description="The identity service's public URL.")
     token_audience: str = "diary"
     jwks_url: str = "http://127.0.0.1:8102/.well-known/jwks.json"
@@ -67,6 +74,7 @@ def build_app(settings: GatewaySettings, *, upstreams: Upstreams | None = None) 
         identity=Upstream.at("identity", settings.identity_url),
         gradebook=Upstream.at("gradebook", settings.gradebook_url),
         applications=Upstream.at("applications", settings.applications_url),
+        notifications=Upstream.at("notifications", settings.notifications_url),
     )
 
     async def started(app: FastAPI) -> None:
@@ -81,11 +89,17 @@ def build_app(settings: GatewaySettings, *, upstreams: Upstreams | None = None) 
         title="Electronic school diary",
         description=(
             "The platform's front door: the parents' diary (children, week, marks, final marks, "
-            "attendance, teachers, class rating, exams), access applications, sign-in and the "
-            "account. Every diary route is authorised from the gateway's access read model; "
-            "errors are problem+json; diary answers carry ETags."
+            "attendance, teachers, class rating, exams), access applications, notifications (the "
+            "feed and the preferences), sign-in and the account. Every diary route is authorised "
+            "from the gateway's access read model; errors are problem+json; diary answers carry ETags."
         ),
-        routers=[http_session.router, http_diary.router, http_applications.router, http_journal.router],
+        routers=[
+            http_session.router,
+            http_diary.router,
+            http_applications.router,
+            http_notifications.router,
+            http_journal.router,
+        ],
         on_started=started,
     )
     app.state.upstreams = behind

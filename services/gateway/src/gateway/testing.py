@@ -1,4 +1,5 @@
-"""Helpers for tests that put the gateway in front of identity, gradebook and applications."""
+"""Helpers for tests that put the gateway in front of identity, gradebook and applications (and,
+when a test runs it, notifications)."""
 
 from __future__ import annotations
 
@@ -63,20 +64,39 @@ def gateway_settings(platform: Platform, database_url: str, **changes: Any) -> G
     )
 
 
-def upstreams_of(platform: Platform) -> Upstreams:
-    """The platform's in-process services as the gateway's upstreams."""
+def _absent(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("no such service in this test", request=request)
+
+
+def absent_service() -> httpx.AsyncClient:
+    """A client for a service the test does not run: every call fails to connect (the gateway's 502)."""
+    return httpx.AsyncClient(transport=httpx.MockTransport(_absent), base_url="http://absent.test")
+
+
+def upstreams_of(platform: Platform, notifications: httpx.AsyncClient | None = None) -> Upstreams:
+    """The platform's in-process services as the gateway's upstreams.
+
+    Notifications is not part of the platform; pass a client of one the test runs
+    (`notifications.testing.running_notifications(...).client`), else it does not answer.
+    """
     return Upstreams(
         identity=Upstream("identity", platform.identity.client),
         gradebook=Upstream("gradebook", platform.gradebook),
         applications=Upstream("applications", platform.applications.client),
+        notifications=Upstream("notifications", notifications or absent_service()),
     )
 
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    platform: Platform, database_url: str, **settings: Any
+    platform: Platform,
+    database_url: str,
+    *,
+    notifications_client: httpx.AsyncClient | None = None,
+    **settings: Any,
 ) -> AsyncIterator[GatewayUnderTest]:
-    app = build_app(gateway_settings(platform, database_url, **settings), upstreams=upstreams_of(platform))
+    upstreams = upstreams_of(platform, notifications_client)
+    app = build_app(gateway_settings(platform, database_url, **settings), upstreams=upstreams)
     async with serving(app, GATEWAY_URL) as client:
         yield GatewayUnderTest(client, app, platform)
 

@@ -69,6 +69,7 @@ class Upstreams:
     identity: Upstream
     gradebook: Upstream
     applications: Upstream
+    notifications: Upstream
 
 
 def passed_back(response: httpx.Response) -> dict[str, str]:

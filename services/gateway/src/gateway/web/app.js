@@ -4,10 +4,13 @@
 // never sees a token: the gateway keeps the session in HttpOnly cookies. Every request sends
 // `X-Diary-Client: web` (the gateway's CSRF guard) and retries once after refreshing the session
 // on 401. The visible diary week is re-polled with If-None-Match every few seconds, so a mark a
-// teacher records shows up without a reload. Pupils' names never go into the title or the URL.
+// teacher records shows up without a reload; the unread notifications count in the menu is polled
+// every 30 seconds while the page is visible. Pupils' names never go into the title or the URL.
 
 const API = "/api/v1";
 const POLL_MS = 5000;
+const UNREAD_POLL_MS = 30000;
+const FEED_PAGE = 20;
 const CHILD_KEY = "diary.child";
 const NEXT_KEY = "diary.next";
 const APP_NAME = "Электронный дневник";
@@ -334,6 +337,7 @@ const ROUTES = [
   { path: /^\/applications\/?$/, view: viewApplications, section: "applications" },
   { path: /^\/applications\/new\/?$/, view: viewApplicationForm, section: "applications" },
   { path: /^\/applications\/([0-9a-fA-F-]{36})\/?$/, view: viewApplication, section: "applications" },
+  { path: /^\/notifications\/?$/, view: viewNotifications, section: "notifications" },
 ];
 
 function navigate(href, { replace = false } = {}) {
@@ -354,7 +358,9 @@ document.addEventListener("click", (event) => {
 window.addEventListener("popstate", () => render({ focus: true }));
 
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && poller) poller.tick();
+  if (document.visibilityState !== "visible") return;
+  if (poller) poller.tick();
+  refreshUnread();
 });
 
 document.getElementById("logout").addEventListener("click", async () => {
@@ -368,6 +374,7 @@ document.getElementById("logout").addEventListener("click", async () => {
 });
 
 function forgetSession() {
+  stopUnreadPolling();
   state.me = null;
   state.children = null;
   state.childId = null;
@@ -501,7 +508,7 @@ function renderChildPicker(chosen, section) {
     if (!current) select.prepend(h("option", { value: "", selected: true, disabled: true }, "Выберите ребёнка"));
     select.addEventListener("change", () => {
       rememberChild(select.value);
-      const keep = section && section !== "applications" ? section : "week";
+      const keep = SECTIONS.some((s) => s.key === section) ? section : "week";
       navigate(`/children/${select.value}/${keep}`);
     });
     childPicker.replaceChildren(h("label", { for: id, class: "visually-hidden" }, "Ребёнок"), select);
@@ -533,6 +540,16 @@ function renderSections(current, section) {
       testid: "nav-applications",
       "aria-current": section === "applications" ? "page" : null,
     }, "Заявления"));
+  }
+  if (hasRole("parent")) {
+    links.push(h("a", {
+      href: "/notifications",
+      "data-link": true,
+      testid: "nav-notifications",
+      class: "nav-notifications",
+      "aria-current": section === "notifications" ? "page" : null,
+    }, "Уведомления", unreadBadge()));
+    startUnreadPolling();
   }
   sectionsNav.replaceChildren(h("ul", {}, links.map((link) => h("li", {}, link))));
   const active = sectionsNav.querySelector("[aria-current]");
@@ -1557,6 +1574,275 @@ async function viewApplicationForm(view) {
     h("div", { class: "view-head" }, h("h1", { tabindex: "-1" }, "Заявление на подключение к дневнику")),
     h("p", { class: "muted" }, "Одно заявление — один ребёнок. Школа проверит документы и откроет доступ к дневнику."),
     form);
+}
+
+// --- Notifications ----------------------------------------------------------------------------
+
+const unread = { timer: null, busy: false, count: null, listeners: new Set() };
+
+/** The menu's badge: the unread count, hidden at zero (filled in by setUnread). */
+function unreadBadge() {
+  const count = unread.count || 0;
+  return [
+    h("span", { class: "nav-badge", testid: "unread-badge", "aria-hidden": "true", hidden: !count }, count > 99 ? "99+" : String(count)),
+    h("span", { class: "visually-hidden nav-badge-label" }, count ? `, непрочитанных: ${count}` : ""),
+  ];
+}
+
+function setUnread(count) {
+  const n = Math.max(0, Number(count) || 0);
+  const changed = unread.count !== n;
+  unread.count = n;
+  for (const badge of sectionsNav.querySelectorAll("[data-testid=unread-badge]")) {
+    badge.textContent = n > 99 ? "99+" : String(n);
+    badge.hidden = !n;
+  }
+  for (const label of sectionsNav.querySelectorAll(".nav-badge-label")) label.textContent = n ? `, непрочитанных: ${n}` : "";
+  if (changed) for (const listener of unread.listeners) listener(n);
+}
+
+/** Poll the unread count every 30 s while the page is visible (started with the signed-in menu). */
+function startUnreadPolling() {
+  if (unread.timer) return;
+  unread.timer = setInterval(refreshUnread, UNREAD_POLL_MS);
+  refreshUnread();
+}
+
+function stopUnreadPolling() {
+  if (unread.timer) clearInterval(unread.timer);
+  unread.timer = null;
+  unread.count = null;
+  unread.listeners.clear();
+}
+
+async function refreshUnread() {
+  if (!unread.timer || unread.busy || document.visibilityState !== "visible") return;
+  unread.busy = true;
+  try {
+    const answer = await api("GET", "/notifications/feed/unread-count", { cache: "no-store" });
+    if (unread.timer) setUnread(answer.data.unread);
+  } catch {
+    /* the next tick tries again; a lost session has already shown the login screen */
+  } finally {
+    unread.busy = false;
+  }
+}
+
+function childName(pupilId) {
+  const child = pupilId && (state.children || []).find((c) => c.pupil_id === pupilId);
+  return child ? childLabel(child) : null;
+}
+
+/** One feed entry; clicking an unread one marks it read. */
+function notificationItem(entry, onRead) {
+  const item = h("li", {
+    class: `feed-item${entry.read ? "" : " feed-unread"}`,
+    testid: "notification",
+    dataset: { notificationId: entry.notification_id, read: String(Boolean(entry.read)) },
+  });
+  const button = h("button", { type: "button", class: "feed-open" },
+    h("span", { class: "feed-title" },
+      entry.read ? null : h("span", { class: "feed-dot", "aria-hidden": "true" }),
+      entry.read ? null : h("span", { class: "visually-hidden feed-new" }, "Новое: "),
+      entry.title),
+    h("span", { class: "feed-body" }, entry.body),
+    h("span", { class: "feed-meta muted" }, [childName(entry.pupil_id), formatMoment(entry.occurred_at)].filter(Boolean).join(" · ")));
+  button.addEventListener("click", () => onRead(entry, item));
+  item.append(button);
+  return item;
+}
+
+function markShownRead(item) {
+  item.classList.remove("feed-unread");
+  item.dataset.read = "true";
+  for (const el of item.querySelectorAll(".feed-dot, .feed-new")) el.remove();
+}
+
+async function viewNotifications(view) {
+  const [first, preferences, kinds] = await Promise.all([
+    api("GET", `/notifications/feed?limit=${FEED_PAGE}`, { cache: "no-store" }).then((a) => a.data),
+    api("GET", "/notifications/preferences", { cache: "no-store" }).then((a) => a.data),
+    api("GET", "/notifications/kinds").then((a) => a.data || []),
+  ]);
+  if (!view.current) return;
+  const shown = new Set();
+  const list = h("ul", { class: "feed", testid: "feed", "aria-label": "Уведомления" });
+  const empty = h("p", { class: "empty", testid: "feed-empty" }, "Уведомлений пока нет. Здесь появятся новые оценки, пропуски, домашние задания и ответы школы на заявления.");
+  const status = h("p", { class: "alert", role: "alert", testid: "feed-error", hidden: true });
+  const markAll = h("button", { type: "button", class: "button button-quiet", testid: "mark-all-read" }, "Отметить все прочитанными");
+  const more = h("button", { type: "button", class: "button button-wide", testid: "feed-more" }, "Показать ещё");
+  let nextBefore = first.next_before;
+  let known = first.unread; // the unread count the list has caught up with
+
+  const failed = (error) => {
+    if (error instanceof SignedOut) return;
+    status.textContent = errorText(error);
+    status.hidden = false;
+  };
+  const syncControls = () => {
+    empty.hidden = list.childElementCount > 0;
+    list.hidden = !empty.hidden;
+    more.hidden = !nextBefore;
+    markAll.disabled = !list.querySelector(".feed-unread");
+  };
+  const onRead = async (entry, item) => {
+    if (item.dataset.read === "true" || item.dataset.pending) return;
+    item.dataset.pending = "true";
+    try {
+      await api("POST", `/notifications/feed/${encodeURIComponent(entry.notification_id)}/read`);
+      markShownRead(item);
+      known = Math.max(0, (unread.count || 1) - 1);
+      setUnread(known);
+      status.hidden = true;
+    } catch (error) {
+      failed(error);
+    } finally {
+      delete item.dataset.pending;
+      syncControls();
+    }
+  };
+  const add = (entries, { atTop = false } = {}) => {
+    const fresh = entries.filter((e) => !shown.has(e.notification_id));
+    for (const e of fresh) shown.add(e.notification_id);
+    const items = fresh.map((e) => notificationItem(e, onRead));
+    if (atTop) list.prepend(...items);
+    else list.append(...items);
+    syncControls();
+  };
+
+  markAll.addEventListener("click", async () => {
+    markAll.disabled = true;
+    try {
+      const answer = await api("POST", "/notifications/feed/read");
+      for (const item of list.querySelectorAll(".feed-unread")) markShownRead(item);
+      known = 0;
+      setUnread(answer.data ? answer.data.unread : 0);
+      status.hidden = true;
+    } catch (error) {
+      failed(error);
+    }
+    syncControls();
+  });
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = (await api("GET", `/notifications/feed?limit=${FEED_PAGE}&before=${encodeURIComponent(nextBefore)}`, { cache: "no-store" })).data;
+      nextBefore = page.next_before;
+      add(page.items || []);
+      status.hidden = true;
+    } catch (error) {
+      failed(error);
+    } finally {
+      more.disabled = false;
+      syncControls();
+    }
+  });
+  // A count that goes up while the feed is open brings the new entries in at the top.
+  const listener = async (count) => {
+    if (!view.current) {
+      unread.listeners.delete(listener);
+      return;
+    }
+    const rising = count > known;
+    known = count;
+    if (!rising) return;
+    try {
+      const page = (await api("GET", `/notifications/feed?limit=${FEED_PAGE}`, { cache: "no-store" })).data;
+      if (view.current) add(page.items || [], { atTop: true });
+    } catch {
+      /* the next count tries again */
+    }
+  };
+  unread.listeners.clear();
+  unread.listeners.add(listener);
+
+  add(first.items || []);
+  setUnread(first.unread);
+  const shownNow = show(view, "Уведомления",
+    h("div", { class: "view-head" }, h("h1", { tabindex: "-1" }, "Уведомления")),
+    h("div", { class: "notifications-layout" },
+      h("section", { class: "feed-section", "aria-labelledby": "feed-title" },
+        h("div", { class: "feed-head" }, h("h2", { id: "feed-title" }, "Лента"), markAll),
+        status, list, empty, more),
+      preferencesForm(preferences, kinds)));
+  if (!shownNow) unread.listeners.delete(listener);
+}
+
+const MODE_CHOICES = [
+  ["instant", "Сразу", "Письмо о каждом событии (в тихие часы письма ждут до утра)."],
+  ["digest", "Раз в день", "Одно письмо со всеми событиями за день."],
+];
+
+/** The preferences form: kinds, channels, e-mail mode, quiet hours, digest time. */
+function preferencesForm(preferences, kinds) {
+  const choice = (type, name, value, label, checked, testid, hint) => h("label", { class: "choice" },
+    h("input", { type, name, value, checked, testid }),
+    h("span", {}, label, hint ? h("span", { class: "choice-hint" }, hint) : null));
+  const errorSlot = (name) => h("p", { class: "field-error", testid: `error-${name}`, hidden: true });
+  const wanted = new Set(preferences.kinds || []);
+  const digestField = field({ label: "Когда присылать письмо за день", name: "digest_at", type: "time", testid: "pref-digest-at", required: true,
+    value: formatTime(preferences.digest_at), hint: "По московскому времени." });
+  const form = h("form", { class: "form preferences-form", testid: "preferences-form", novalidate: true, "aria-labelledby": "preferences-title" },
+    h("h2", { id: "preferences-title" }, "Настройки уведомлений"),
+    h("fieldset", { class: "choices" }, h("legend", {}, "О чём сообщать"),
+      kinds.map((k) => choice("checkbox", "kinds", k.kind, k.title, wanted.has(k.kind), `pref-kind-${k.kind}`)),
+      errorSlot("kinds")),
+    h("fieldset", { class: "choices" }, h("legend", {}, "Куда"),
+      choice("checkbox", "feed", "on", "В ленту дневника", preferences.feed, "pref-feed", "Этот раздел; уведомления появляются сразу."),
+      errorSlot("feed"),
+      choice("checkbox", "email", "on", "На электронную почту", preferences.email, "pref-email", state.me && state.me.email ? state.me.email : null),
+      errorSlot("email")),
+    h("fieldset", { class: "choices" }, h("legend", {}, "Письма"),
+      MODE_CHOICES.map(([value, label, hint]) => choice("radio", "mode", value, label, preferences.mode === value, `pref-mode-${value}`, hint)),
+      errorSlot("mode"),
+      digestField),
+    h("fieldset", {}, h("legend", {}, "Тихие часы"),
+      h("p", { class: "hint" }, "По московскому времени. В эти часы письма не приходят, они придут после. Оставьте оба поля пустыми, чтобы письма приходили в любое время."),
+      h("div", { class: "time-pair" },
+        field({ label: "С", name: "quiet_from", type: "time", testid: "pref-quiet-from", value: formatTime(preferences.quiet_from) }),
+        field({ label: "До", name: "quiet_to", type: "time", testid: "pref-quiet-to", value: formatTime(preferences.quiet_to) }))),
+    formError(),
+    h("p", { class: "notice", role: "status", testid: "preferences-saved", hidden: true }, "Настройки сохранены."),
+    h("button", { type: "submit", class: "button button-primary button-wide", testid: "preferences-save" }, "Сохранить настройки"));
+  for (const label of form.querySelectorAll(".time-pair .optional")) label.remove(); // the hint above says so
+  const saved = form.querySelector("[data-testid=preferences-saved]");
+  const digestAt = form.elements.namedItem("digest_at");
+  const syncMode = () => {
+    digestField.hidden = form.querySelector("[name=mode]:checked")?.value !== "digest";
+  };
+  syncMode();
+  for (const radio of form.querySelectorAll("[name=mode]")) radio.addEventListener("change", syncMode);
+  form.addEventListener("input", () => { saved.hidden = true; });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    saved.hidden = true;
+    if (digestField.hidden && !digestAt.value) digestAt.value = formatTime(preferences.digest_at) || "19:00";
+    if (!checkRequired(form)) return;
+    const time = (name) => form.elements.namedItem(name).value || null;
+    const body = {
+      kinds: [...form.querySelectorAll("[name=kinds]:checked")].map((el) => el.value),
+      email: form.elements.namedItem("email").checked,
+      feed: form.elements.namedItem("feed").checked,
+      mode: form.querySelector("[name=mode]:checked")?.value || "instant",
+      quiet_from: time("quiet_from"),
+      quiet_to: time("quiet_to"),
+      digest_at: time("digest_at"),
+    };
+    await busy(form, async () => {
+      try {
+        const answer = (await api("PUT", "/notifications/preferences", { body })).data;
+        preferences = answer;
+        form.elements.namedItem("quiet_from").value = formatTime(answer.quiet_from);
+        form.elements.namedItem("quiet_to").value = formatTime(answer.quiet_to);
+        digestAt.value = formatTime(answer.digest_at);
+        saved.hidden = false;
+      } catch (error) {
+        if (!(error instanceof SignedOut)) showProblem(form, error);
+      }
+    });
+  });
+  return form;
 }
 
 // --- Start ------------------------------------------------------------------------------------

@@ -31,12 +31,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_worker(settings: object) -> None:
+    import asyncio
+
     import faust
 
+    from diary_kernel.topics import ensure_topics
     from notifications.bootstrap import NotificationsSettings
-    from notifications.entrypoints.stream import build_stream_app
+    from notifications.entrypoints.stream import build_stream_app, stream_topics
 
     assert isinstance(settings, NotificationsSettings)
+    topics = stream_topics(app_id=settings.worker_app_id, topic_prefix=settings.kafka_topic_prefix)
+    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, topics))
     app = build_stream_app(
         app_id=settings.worker_app_id,
         bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, time
 from typing import Annotated, Literal
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -73,7 +74,7 @@ class FeedEntry(BaseModel):
 class Feed(BaseModel):
     items: list[FeedEntry]
     unread: int
-    next_before: datetime | None = Field(description="Pass as `before` for the next (older) page.")
+    next_before: str | None = Field(description="Pass as `before` for the next (older) page (a cursor).")
 
 
 class Unread(BaseModel):
@@ -118,16 +119,20 @@ async def feed(
     request: Request,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[datetime | None, Query(description="`next_before` of the previous page")] = None,
+    before: Annotated[
+        str | None, Query(max_length=100, description="`next_before` of the previous page")
+    ] = None,
 ) -> Feed:
+    after_moment, after_id = _cursor(before)
     async with _pool(request).acquire() as conn:
         rows = await conn.fetch(
-            """SELECT delivery_id, kind, notice, occurred_at, created_at, read_at
+            """SELECT delivery_id, kind, notice, occurred_at, read_at
                FROM deliveries WHERE account_id = $1 AND channel = 'feed'
-                 AND ($2::timestamptz IS NULL OR created_at < $2)
-               ORDER BY created_at DESC, delivery_id LIMIT $3""",
+                 AND ($2::timestamptz IS NULL OR (occurred_at, delivery_id) < ($2, $3))
+               ORDER BY occurred_at DESC, delivery_id DESC LIMIT $4""",
             caller.account_id,
-            before,
+            after_moment,
+            after_id,
             limit,
         )
         unread = await _unread(request, caller.account_id)
@@ -146,8 +151,23 @@ async def feed(
                 read=row["read_at"] is not None,
             )
         )
-    next_before = rows[-1]["created_at"] if len(rows) == limit else None
+    last = rows[-1] if len(rows) == limit else None
+    next_before = f"{last['occurred_at'].isoformat()}~{last['delivery_id']}" if last else None
     return Feed(items=items, unread=unread, next_before=next_before)
+
+
+def _cursor(before: str | None) -> tuple[datetime | None, UUID | None]:
+    """`next_before` names the last entry of a page: its time and id (times alone may tie)."""
+    if before is None:
+        return None, None
+    moment, _, entry = before.partition("~")
+    try:
+        return datetime.fromisoformat(moment), UUID(entry)
+    except ValueError as exc:
+        detail = "not a cursor this API gave out"
+        raise Problem(
+            422, "Invalid request", detail, errors=[{"field": "query.before", "message": detail}]
+        ) from exc
 
 
 async def _unread(request: Request, account_id: UUID) -> int:
@@ -191,21 +211,41 @@ async def mark_all_read(request: Request, caller: Caller) -> Unread:
     return Unread(unread=0)
 
 
-@router.get("/unsubscribe", tags=["preferences"], summary="The letters' unsubscribe link: e-mail off")
-async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=200)]) -> Response:
+UNSUBSCRIBED = (
+    "<!doctype html><html lang=ru><meta charset=utf-8><title>Электронный дневник</title>"
+    "<p>Письма с уведомлениями больше не будут приходить. Уведомления в дневнике остаются; "
+    "настройки можно изменить в разделе «Уведомления».</p></html>"
+)
+
+
+def _unsubscribed_account(request: Request, token: str) -> UUID:
     links: UnsubscribeLinks = request.app.state.unsubscribe_links
     account = links.account_of(token)
     if account is None:
         raise Problem(404, "Not found", "this unsubscribe link is not valid")
+    return account
+
+
+@router.get("/unsubscribe", tags=["preferences"], summary="The letters' unsubscribe link: asks to confirm")
+async def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=200)]) -> Response:
+    """A page with one button: a link opened by a mail scanner changes nothing (RFC 8058)."""
+    _unsubscribed_account(request, token)
+    page = (
+        "<!doctype html><html lang=ru><meta charset=utf-8><title>Электронный дневник</title>"
+        "<p>Больше не присылать письма с уведомлениями из электронного дневника?</p>"
+        f"<form method=post action='?token={quote(token)}'>"
+        "<button type=submit>Отписаться</button></form></html>"
+    )
+    return Response(page, media_type="text/html; charset=utf-8")
+
+
+@router.post("/unsubscribe", tags=["preferences"], summary="Unsubscribe (the page's button, or one-click)")
+async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=200)]) -> Response:
+    account = _unsubscribed_account(request, token)
     async with _pool(request).acquire() as conn:
         current = await stored.of(conn, account)
         await stored.save(conn, account, _without_email(current))
-    page = (
-        "<!doctype html><html lang=ru><meta charset=utf-8><title>Электронный дневник</title>"
-        "<p>Письма с уведомлениями больше не будут приходить. Уведомления в дневнике остаются; "
-        "настройки можно изменить в разделе «Уведомления».</p></html>"
-    )
-    return Response(page, media_type="text/html; charset=utf-8")
+    return Response(UNSUBSCRIBED, media_type="text/html; charset=utf-8")
 
 
 def _without_email(preferences: Preferences) -> Preferences:

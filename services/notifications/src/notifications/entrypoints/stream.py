@@ -9,7 +9,7 @@ Three hops, each a topic keyed so that the table it needs lives in the same part
     by-class:     table class → its educations;  homework fans out to each education
     by-education: table education → pupil, school; notices move on keyed by pupil
     by-pupil:     table pupil → guardians (ParentLinked / ParentUnlinked); each notice is
-                  delivered to the pupil's guardians at that school
+                  delivered to the pupil's guardians at that school, if it happened after the link
 
 Every table has a changelog topic on Kafka with the partitions of its source topic (faust
 recovers the table from it after a restart). Delivery writes to PostgreSQL with a unique
@@ -21,15 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import faust
 from faust.types import StreamT
 
-from diary_events.applications import ApplicationRejected, ParentLinked, ParentUnlinked
+from diary_events.applications import (
+    APPLICATIONS_EVENTS_TOPIC,
+    ApplicationRejected,
+    ParentLinked,
+    ParentUnlinked,
+)
 from diary_events.gradebook import (
+    GRADEBOOK_EVENTS_TOPIC,
     AttendanceMarked,
     FinalMarkSet,
     HomeworkAssigned,
@@ -41,6 +49,7 @@ from diary_events.gradebook import (
 )
 from diary_kernel.db import Pool, create_pool
 from diary_kernel.envelope import Envelope
+from diary_kernel.topics import TopicSpec
 from notifications.service_layer.deliver import RawNotice, deliver
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,7 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
                 "type": "link" if linked else "unlink",
                 "account": str(event.parent_account_id),
                 "school": str(event.school_id),
+                "since": event.linked_at.isoformat() if isinstance(event, ParentLinked) else None,
             }
             if linked:  # the parent is told the school approved
                 notice = _notice(envelope, "application_approved", school_id=event.school_id)
@@ -140,6 +150,38 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
     return None
 
 
+SOURCES = (GRADEBOOK_EVENTS_TOPIC, APPLICATIONS_EVENTS_TOPIC)
+HOPS = ("by-class", "by-education", "by-pupil")
+TABLES = ("class-members", "pupil-of-education", "guardians")
+
+
+def stream_topics(*, app_id: str, topic_prefix: str) -> list[TopicSpec]:
+    """Every topic the worker reads or writes, made before it starts.
+
+    A topic faust creates itself while its consumer is already subscribed may stay unassigned
+    until the next metadata refresh (minutes), which would hold every notice back.
+    """
+    compacted = {"cleanup.policy": "compact"}
+    forever = {"retention.ms": "-1"}
+    return [
+        *(TopicSpec(f"{topic_prefix}{source}", PARTITIONS, config=forever) for source in SOURCES),
+        *(TopicSpec(f"{topic_prefix}notifications.{hop}", PARTITIONS) for hop in HOPS),
+        *(
+            TopicSpec(f"{topic_prefix}{app_id}-{table}-changelog", PARTITIONS, config=compacted)
+            for table in TABLES
+        ),
+        TopicSpec(f"{topic_prefix}{STREAM_DLQ_TOPIC}", 1),
+    ]
+
+
+def _hears(link: dict[str, str], notice: RawNotice) -> bool:
+    """A guardian hears of what happens at the linked school from the moment of the link on."""
+    school = notice.ids.get("school_id")
+    if school is not None and link["school"] != school:
+        return False
+    return datetime.fromisoformat(notice.occurred_at) >= datetime.fromisoformat(link["since"])
+
+
 class _Pool:
     """The worker's PostgreSQL pool, opened on first use inside faust's event loop."""
 
@@ -160,6 +202,7 @@ def build_stream_app(
 ) -> faust.App:
     app = faust.App(
         f"{topic_prefix}{app_id}",
+        datadir=str(Path(tempfile.gettempdir()) / "diary-notifications-worker"),  # tables live in memory
         broker=f"kafka://{bootstrap_servers}",
         store="memory://",
         topic_partitions=PARTITIONS,
@@ -185,18 +228,18 @@ def build_stream_app(
         )
 
     sources = app.topic(
-        f"{topic_prefix}gradebook.events.v1",
-        f"{topic_prefix}applications.events.v1",
+        *(f"{topic_prefix}{source}" for source in SOURCES),
         key_serializer="raw",
         value_serializer="raw",
     )
-    hops = {name: internal(name) for name in ("by-class", "by-education", "by-pupil")}
+    hops = {name: internal(name) for name in HOPS}
     dead_letters = app.topic(
         f"{topic_prefix}{STREAM_DLQ_TOPIC}", partitions=1, key_serializer="raw", value_serializer="raw"
     )
-    class_members = app.Table("class-members", default=list, partitions=PARTITIONS)
-    pupil_of_education = app.Table("pupil-of-education", default=dict, partitions=PARTITIONS)
-    guardians = app.Table("guardians", default=dict, partitions=PARTITIONS)
+    class_members, pupil_of_education, guardians = (
+        app.Table(name, default=default, partitions=PARTITIONS)
+        for name, default in zip(TABLES, (list, dict, dict), strict=True)
+    )
 
     async def to_guardian(account: str, message: dict[str, Any]) -> None:
         await deliver(await pool.get(), RawNotice.model_validate(message["notice"]), [UUID(account)])
@@ -273,7 +316,7 @@ def build_stream_app(
             if message["type"] in ("link", "unlink"):
                 linked = dict(guardians[pupil])
                 if message["type"] == "link":
-                    linked[message["account"]] = message["school"]
+                    linked[message["account"]] = {"school": message["school"], "since": message["since"]}
                 else:
                     linked.pop(message["account"], None)
                 guardians[pupil] = linked
@@ -281,8 +324,7 @@ def build_stream_app(
                     await to_guardian(message["account"], message)
                 continue
             notice = RawNotice.model_validate(message["notice"])
-            school = notice.ids.get("school_id")
-            readers = [UUID(a) for a, at in guardians[pupil].items() if school is None or at == school]
+            readers = [UUID(account) for account, link in guardians[pupil].items() if _hears(link, notice)]
             if readers:
                 await deliver(await pool.get(), notice, readers)
 

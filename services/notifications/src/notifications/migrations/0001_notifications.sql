@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     read_at         timestamptz,            -- feed only
     UNIQUE (event_id, account_id, channel)
 );
-CREATE INDEX IF NOT EXISTS deliveries_feed ON deliveries (account_id, created_at DESC) WHERE channel = 'feed';
+CREATE INDEX IF NOT EXISTS deliveries_feed ON deliveries (account_id, occurred_at DESC) WHERE channel = 'feed';
 CREATE INDEX IF NOT EXISTS deliveries_unread ON deliveries (account_id) WHERE channel = 'feed' AND read_at IS NULL;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at)
     WHERE channel = 'email' AND status = 'pending';

@@ -151,6 +151,7 @@ class EmailSender:
             message["Subject"] = letter.subject
             message["Message-ID"] = make_msgid(domain=self._smtp.sender.partition("@")[2] or None)
             message["List-Unsubscribe"] = f"<{self._links.link(outgoing.account_id)}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
             message.set_content(letter.text)
             message.add_alternative(letter.html, subtype="html")
             await submit(self._smtp, message)
