@@ -202,6 +202,40 @@ class TinySchool:
         return actor_headers("school_staff", self.staff_id, self.school_id)
 
 
+def last_weekday(today: date, weekday: int) -> date:
+    """The latest date on or before `today` that falls on an ISO weekday."""
+    return today - timedelta(days=(today.isoweekday() - weekday) % 7)
+
+
+def timetable(school: TinySchool, valid_from: date) -> dict[str, Any]:
+    """Class 5А: maths first lesson and Russian second, Monday to Friday."""
+    slots = []
+    for weekday in range(1, 6):
+        slots.append(
+            {
+                "weekday": weekday,
+                "lesson_number": 1,
+                "subject_id": str(school.maths),
+                "teacher_id": str(school.maths_teacher),
+                "room": "21",
+                "starts_at": "09:00",
+                "ends_at": "09:45",
+            }
+        )
+        slots.append(
+            {
+                "weekday": weekday,
+                "lesson_number": 2,
+                "subject_id": str(school.russian),
+                "teacher_id": str(school.russian_teacher),
+                "room": "14",
+                "starts_at": "09:55",
+                "ends_at": "10:40",
+            }
+        )
+    return {"valid_from": valid_from.isoformat(), "slots": slots}
+
+
 def actor_headers(role: str, actor_id: UUID, school_id: UUID | None) -> dict[str, str]:
     headers = {"X-Actor-Role": role, "X-Actor-Id": str(actor_id)}
     if school_id is not None:

@@ -9,43 +9,9 @@ import httpx
 import pytest
 
 from diary_kernel.testing import eventually
-from gradebook.testing import TinySchool, actor_headers
+from gradebook.testing import TinySchool, actor_headers, last_weekday, timetable
 
 pytestmark = pytest.mark.infra
-
-
-def last_weekday(today: date, weekday: int) -> date:
-    """The latest date on or before `today` that falls on an ISO weekday."""
-    return today - timedelta(days=(today.isoweekday() - weekday) % 7)
-
-
-def timetable(school: TinySchool, valid_from: date) -> dict[str, Any]:
-    """Class 5А: maths first lesson and Russian second, Monday to Friday."""
-    slots = []
-    for weekday in range(1, 6):
-        slots.append(
-            {
-                "weekday": weekday,
-                "lesson_number": 1,
-                "subject_id": str(school.maths),
-                "teacher_id": str(school.maths_teacher),
-                "room": "21",
-                "starts_at": "09:00",
-                "ends_at": "09:45",
-            }
-        )
-        slots.append(
-            {
-                "weekday": weekday,
-                "lesson_number": 2,
-                "subject_id": str(school.russian),
-                "teacher_id": str(school.russian_teacher),
-                "room": "14",
-                "starts_at": "09:55",
-                "ends_at": "10:40",
-            }
-        )
-    return {"valid_from": valid_from.isoformat(), "slots": slots}
 
 
 @pytest.fixture
