@@ -21,7 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bench import gateway, gradebook, identity
+from bench import gateway, gradebook, identity, notifications
 from bench.common import concurrently, fresh_database, throughput
 from bench.infra import BenchInfra, bench_infra
 from diary_events.gradebook import MarkRecorded
@@ -244,7 +244,7 @@ def table(figures: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-GROUPS = ("kernel", "gradebook", "identity", "gateway")
+GROUPS = ("kernel", "gradebook", "identity", "gateway", "notifications")
 
 
 async def main(quick: bool, only: list[str] | None = None) -> None:
@@ -270,6 +270,8 @@ async def main(quick: bool, only: list[str] | None = None) -> None:
             figures += await identity.figures_identity(infra, quick)
         if "gateway" in groups:
             figures += await gateway.figures_gateway(infra, quick)
+        if "notifications" in groups:
+            figures += await notifications.figures_notifications(infra, quick)
     for f in figures:
         if "baseline" in f:
             f["ratio"] = round(f["value"] / f["baseline"], 3)
