@@ -47,7 +47,7 @@ class GatewayUnderTest:
                     account_id,
                     pupil_id,
                 )
-            return bool(found) == linked
+            return found is not None and found == linked  # no row yet is neither
 
         await eventually(probe, timeout=20, interval=0.02)
 

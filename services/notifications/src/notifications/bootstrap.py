@@ -48,6 +48,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_first_retry_seconds: float = 2.0
     smtp_max_retry_seconds: float = 600.0
     worker_app_id: str = "notifications"
+    max_notice_age_hours: float = Field(
+        72, description="Older events tell nobody (a first start must not mail years of history)."
+    )
 
     def smtp(self) -> SmtpSettings:
         return SmtpSettings(

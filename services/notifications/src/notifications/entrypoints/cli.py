@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_worker(settings: object) -> None:
     import asyncio
+    from datetime import timedelta
 
     import faust
 
@@ -47,6 +48,7 @@ def run_worker(settings: object) -> None:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic_prefix=settings.kafka_topic_prefix,
         database_url=settings.database_url,
+        max_notice_age=timedelta(hours=settings.max_notice_age_hours),
     )
     sys.argv = [sys.argv[0]]
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -198,8 +198,15 @@ class _Pool:
 
 
 def build_stream_app(
-    *, app_id: str, bootstrap_servers: str, topic_prefix: str, database_url: str
+    *,
+    app_id: str,
+    bootstrap_servers: str,
+    topic_prefix: str,
+    database_url: str,
+    max_notice_age: timedelta = timedelta(hours=72),
 ) -> faust.App:
+    """`max_notice_age`: older events still build the tables but tell nobody (a first start on a
+    platform with years of history must not mail all of it)."""
     app = faust.App(
         f"{topic_prefix}{app_id}",
         datadir=str(Path(tempfile.gettempdir()) / "diary-notifications-worker"),  # tables live in memory
@@ -241,8 +248,13 @@ def build_stream_app(
         for name, default in zip(TABLES, (list, dict, dict), strict=True)
     )
 
+    def fresh(notice: RawNotice) -> bool:
+        return datetime.now(UTC) - datetime.fromisoformat(notice.occurred_at) <= max_notice_age
+
     async def to_guardian(account: str, message: dict[str, Any]) -> None:
-        await deliver(await pool.get(), RawNotice.model_validate(message["notice"]), [UUID(account)])
+        notice = RawNotice.model_validate(message["notice"])
+        if fresh(notice):
+            await deliver(await pool.get(), notice, [UUID(account)])
 
     @app.agent(sources)
     async def route(stream: StreamT[bytes]) -> None:
@@ -325,7 +337,7 @@ def build_stream_app(
                 continue
             notice = RawNotice.model_validate(message["notice"])
             readers = [UUID(account) for account, link in guardians[pupil].items() if _hears(link, notice)]
-            if readers:
+            if readers and fresh(notice):
                 await deliver(await pool.get(), notice, readers)
 
     return app

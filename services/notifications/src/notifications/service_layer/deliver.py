@@ -23,6 +23,9 @@ from notifications.adapters.metrics import delivered_rows
 from notifications.domain.notices import Notice, notice_to_dict
 from notifications.domain.preferences import plan
 
+EMAIL_CHANNEL = "notifications_email_due"
+"""NOTIFY channel: an e-mail that may go now was written (the sender listens)."""
+
 
 class RawNotice(BaseModel):
     """A notice as it travels between the stream's hops: ids to look up, facts as they are."""
@@ -57,6 +60,7 @@ async def deliver(pool: Pool, raw: RawNotice, guardians: Sequence[UUID], now: da
     """Plan and record the notice for each guardian; returns the deliveries newly written."""
     moment = now or datetime.now(UTC)
     written = 0
+    wake_sender = False
     async with pool.acquire() as conn, conn.transaction():
         notice = await notice_with_names(conn, raw)
         body = notice_to_dict(notice)
@@ -85,4 +89,8 @@ async def deliver(pool: Pool, raw: RawNotice, guardians: Sequence[UUID], now: da
                 if inserted:
                     written += 1
                     delivered_rows.labels(planned.channel, notice.kind).inc()
+                    if not feed and planned.send_after <= moment:
+                        wake_sender = True
+        if wake_sender:  # delivered with the commit: the sender sends at once
+            await conn.execute("SELECT pg_notify($1, '')", EMAIL_CHANNEL)
     return written

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,11 +33,14 @@ from notifications.adapters.metrics import email_failures, email_latency, email_
 from notifications.adapters.unsubscribe import UnsubscribeLinks
 from notifications.domain.letters import Letter, digest_letter, instant_letter
 from notifications.domain.notices import Notice, notice_from_dict
+from notifications.service_layer.deliver import EMAIL_CHANNEL
 
 log = logging.getLogger(__name__)
 
 EMAIL_DLQ_TOPIC = "notifications.email.dlq"
 LEASE = timedelta(minutes=2)
+QUEUE_COUNT_EVERY = 5.0
+"""Seconds between counts of the due e-mails (a gauge; counting on every pass costs a scan)."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,30 @@ class EmailSender:
         self._diary_url = diary_url
         self._producer = producer
         self._dlq_topic = dlq_topic
+        self._counted_at = float("-inf")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            if await self.send_due():
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=0.25)
+        """Send what is due; wake when the worker writes an e-mail (NOTIFY), or every second."""
+        wake = asyncio.Event()
+
+        def due(*_: object) -> None:
+            wake.set()
+
+        listener = await self._pool.acquire()
+        await listener.add_listener(EMAIL_CHANNEL, due)
+        try:
+            while not stopping.is_set():
+                wake.clear()
+                if await self.send_due():
+                    continue
+                waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopping.wait())]
+                await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(EMAIL_CHANNEL, due)
+            await self._pool.release(listener)
 
     async def send_due(self, limit: int = 20) -> int:
         """Send what is due now; returns how many letters were attempted."""
@@ -90,12 +111,14 @@ class EmailSender:
 
     async def _lease(self, limit: int) -> list[Outgoing]:
         async with self._pool.acquire() as conn, conn.transaction():
-            email_queue.set(
-                await conn.fetchval(
-                    """SELECT count(*) FROM deliveries WHERE channel = 'email' AND status = 'pending'
-                       AND next_attempt_at <= now()"""
+            if time.monotonic() - self._counted_at > QUEUE_COUNT_EVERY:
+                self._counted_at = time.monotonic()
+                email_queue.set(
+                    await conn.fetchval(
+                        """SELECT count(*) FROM deliveries WHERE channel = 'email' AND status = 'pending'
+                           AND next_attempt_at <= now()"""
+                    )
                 )
-            )
             rows = await conn.fetch(
                 """WITH due AS (
                        SELECT account_id, digest_day, min(next_attempt_at) AS first FROM deliveries
