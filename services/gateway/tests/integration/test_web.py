@@ -63,7 +63,7 @@ async def test_a_parent_signs_in_switches_child_and_sees_a_new_mark_appear(
 
         # The open page polls with its ETag: the mark arrives within seconds, no reload.
         await page.get_by_test_id("mark").filter(has_text="4").first.wait_for(timeout=20_000)
-        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert await page.evaluate("document.documentElement.scrollWidth <= 360 && window.innerWidth <= 360")
         assert "Кузнецова" not in await page.title()  # no minor's full name in the tab
 
         # Switching back shows Пётр's diary, where that mark is not.
