@@ -275,6 +275,7 @@ async def test_the_page_shows_the_feed_and_saves_preferences(
         await form.get_by_label("Новые оценки").uncheck()
         await form.get_by_test_id("pref-mode-digest").check()
         await form.get_by_test_id("pref-digest-at").fill("20:30")
+        await form.get_by_test_id("pref-quiet-from").fill("22:00")  # the tests' default has none
         await form.get_by_test_id("pref-quiet-to").fill("")
         await form.get_by_test_id("preferences-save").click()
         error = form.get_by_test_id("error-quiet_to")

@@ -3,6 +3,8 @@ settings the faust worker (`notifications worker`) shares with it."""
 
 from __future__ import annotations
 
+from datetime import time
+
 import httpx
 from fastapi import FastAPI
 from pydantic import Field
@@ -20,6 +22,7 @@ from diary_kernel.smtp import SmtpSettings
 from diary_kernel.topics import TopicSpec
 from notifications.adapters.reference import ReferenceNames
 from notifications.adapters.unsubscribe import UnsubscribeLinks
+from notifications.domain.preferences import Preferences
 from notifications.entrypoints import http_notifications
 from notifications.entrypoints.stream import STREAM_DLQ_TOPIC
 from notifications.service_layer.sender import EMAIL_DLQ_TOPIC, EmailSender
@@ -48,9 +51,20 @@ class NotificationsSettings(ServiceSettings):
     smtp_first_retry_seconds: float = 2.0
     smtp_max_retry_seconds: float = 600.0
     worker_app_id: str = "notifications"
+    default_quiet_hours: str = Field(
+        "22:00-07:00", description="Moscow quiet hours of a guardian who never chose; empty: none."
+    )
     max_notice_age_hours: float = Field(
         72, description="Older events tell nobody (a first start must not mail years of history)."
     )
+
+    def default_preferences(self) -> Preferences:
+        if not self.default_quiet_hours.strip():
+            return Preferences(quiet_from=None, quiet_to=None)
+        start, _, end = self.default_quiet_hours.partition("-")
+        return Preferences(
+            quiet_from=time.fromisoformat(start.strip()), quiet_to=time.fromisoformat(end.strip())
+        )
 
     def smtp(self) -> SmtpSettings:
         return SmtpSettings(
@@ -121,4 +135,5 @@ def build_app(settings: NotificationsSettings, *, jwks_client: httpx.AsyncClient
         on_started=started,
     )
     app.state.unsubscribe_links = links
+    app.state.default_preferences = settings.default_preferences()
     return app

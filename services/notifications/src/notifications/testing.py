@@ -105,6 +105,7 @@ def notifications_settings(
         smtp_host=smtp_sink.host,
         smtp_port=smtp_sink.port,
         smtp_sender="dnevnik@diary.test",
+        default_quiet_hours="",  # the tests run at any hour
         **changes,
     )
 
@@ -120,6 +121,7 @@ async def running_notifications(
         "DIARY_KAFKA_BOOTSTRAP_SERVERS": platform.bootstrap,
         "DIARY_KAFKA_TOPIC_PREFIX": platform.topic_prefix,
         "NOTIFICATIONS_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+        "NOTIFICATIONS_DEFAULT_QUIET_HOURS": settings.default_quiet_hours,
     }
     async with serving(app, "http://notifications.test") as client:  # migrations run before the worker
         worker = Worker(environment, log_dir / "notifications-worker.log")

@@ -8,14 +8,15 @@ from diary_kernel.db import Connection
 from notifications.domain.preferences import Preferences
 
 
-async def of(conn: Connection, account_id: UUID) -> Preferences:
+async def of(conn: Connection, account_id: UUID, defaults: Preferences | None = None) -> Preferences:
+    """The guardian's saved choices, or `defaults` (the service's) when they never chose."""
     row = await conn.fetchrow(
         """SELECT kinds, email, feed, mode, quiet_from, quiet_to, digest_at FROM preferences
            WHERE account_id = $1""",
         account_id,
     )
     if row is None:
-        return Preferences()
+        return defaults or Preferences()
     return Preferences(
         kinds=frozenset(row["kinds"]),
         email=row["email"],

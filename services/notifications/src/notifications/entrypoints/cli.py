@@ -49,6 +49,7 @@ def run_worker(settings: object) -> None:
         topic_prefix=settings.kafka_topic_prefix,
         database_url=settings.database_url,
         max_notice_age=timedelta(hours=settings.max_notice_age_hours),
+        default_preferences=settings.default_preferences(),
     )
     sys.argv = [sys.argv[0]]
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()

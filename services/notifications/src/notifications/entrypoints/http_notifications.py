@@ -89,7 +89,9 @@ async def kinds() -> list[KindView]:
 @router.get("/preferences", tags=["preferences"], summary="My notification preferences")
 async def my_preferences(request: Request, caller: Caller) -> PreferencesBody:
     async with _pool(request).acquire() as conn:
-        return PreferencesBody.of(await stored.of(conn, caller.account_id))
+        return PreferencesBody.of(
+            await stored.of(conn, caller.account_id, request.app.state.default_preferences)
+        )
 
 
 @router.put("/preferences", tags=["preferences"], summary="Change my notification preferences")
@@ -243,7 +245,7 @@ async def unsubscribe_page(request: Request, token: Annotated[str, Query(max_len
 async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=200)]) -> Response:
     account = _unsubscribed_account(request, token)
     async with _pool(request).acquire() as conn:
-        current = await stored.of(conn, account)
+        current = await stored.of(conn, account, request.app.state.default_preferences)
         await stored.save(conn, account, _without_email(current))
     return Response(UNSUBSCRIBED, media_type="text/html; charset=utf-8")
 

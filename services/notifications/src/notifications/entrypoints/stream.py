@@ -50,6 +50,7 @@ from diary_events.gradebook import (
 from diary_kernel.db import Pool, create_pool
 from diary_kernel.envelope import Envelope
 from diary_kernel.topics import TopicSpec
+from notifications.domain.preferences import Preferences
 from notifications.service_layer.deliver import RawNotice, deliver
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def build_stream_app(
     topic_prefix: str,
     database_url: str,
     max_notice_age: timedelta = timedelta(hours=72),
+    default_preferences: Preferences | None = None,
 ) -> faust.App:
     """`max_notice_age`: older events still build the tables but tell nobody (a first start on a
     platform with years of history must not mail all of it)."""
@@ -254,7 +256,7 @@ def build_stream_app(
     async def to_guardian(account: str, message: dict[str, Any]) -> None:
         notice = RawNotice.model_validate(message["notice"])
         if fresh(notice):
-            await deliver(await pool.get(), notice, [UUID(account)])
+            await deliver(await pool.get(), notice, [UUID(account)], defaults=default_preferences)
 
     @app.agent(sources)
     async def route(stream: StreamT[bytes]) -> None:
@@ -338,6 +340,6 @@ def build_stream_app(
             notice = RawNotice.model_validate(message["notice"])
             readers = [UUID(account) for account, link in guardians[pupil].items() if _hears(link, notice)]
             if readers and fresh(notice):
-                await deliver(await pool.get(), notice, readers)
+                await deliver(await pool.get(), notice, readers, defaults=default_preferences)
 
     return app

@@ -21,7 +21,7 @@ from notifications.adapters import preferences as stored_preferences
 from notifications.adapters import reference
 from notifications.adapters.metrics import delivered_rows
 from notifications.domain.notices import Notice, notice_to_dict
-from notifications.domain.preferences import plan
+from notifications.domain.preferences import Preferences, plan
 
 EMAIL_CHANNEL = "notifications_email_due"
 """NOTIFY channel: an e-mail that may go now was written (the sender listens)."""
@@ -56,7 +56,13 @@ def rejection_reason_text(reason: str) -> str:
     return REJECTION_REASONS.get(reason, reason)
 
 
-async def deliver(pool: Pool, raw: RawNotice, guardians: Sequence[UUID], now: datetime | None = None) -> int:
+async def deliver(
+    pool: Pool,
+    raw: RawNotice,
+    guardians: Sequence[UUID],
+    now: datetime | None = None,
+    defaults: Preferences | None = None,
+) -> int:
     """Plan and record the notice for each guardian; returns the deliveries newly written."""
     moment = now or datetime.now(UTC)
     written = 0
@@ -65,7 +71,7 @@ async def deliver(pool: Pool, raw: RawNotice, guardians: Sequence[UUID], now: da
         notice = await notice_with_names(conn, raw)
         body = notice_to_dict(notice)
         for guardian in guardians:
-            preferences = await stored_preferences.of(conn, guardian)
+            preferences = await stored_preferences.of(conn, guardian, defaults)
             for planned in plan(notice, preferences, moment):
                 feed = planned.channel == "feed"
                 inserted = await conn.fetchval(
