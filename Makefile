@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := libs/kernel libs/devinfra schemas services/gradebook services/identity services/applications services/gateway services/notifications
+PACKAGES := libs/kernel libs/devinfra schemas services/gradebook services/identity services/applications services/gateway services/notifications services/card-payments
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: help install run stop infra-up infra-down infra-status test test-unit lint schemas bench clean
@@ -52,10 +52,10 @@ schemas: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/kernel/src libs/devinfra/src schemas/src services/gradebook/src services/identity/src services/applications/src services/gateway/src services/notifications/src
+	$(VENV)/bin/mypy libs/kernel/src libs/devinfra/src schemas/src services/gradebook/src services/identity/src services/applications/src services/gateway/src services/notifications/src services/card-payments/src
 
 test-unit: install
-	$(PY) -m pytest -q -m "not infra" libs/kernel/tests/unit services/gradebook/tests/unit services/identity/tests/unit services/applications/tests/unit services/gateway/tests/unit services/notifications/tests/unit schemas/tests
+	$(PY) -m pytest -q -m "not infra" libs/kernel/tests/unit services/gradebook/tests/unit services/identity/tests/unit services/applications/tests/unit services/gateway/tests/unit services/notifications/tests/unit services/card-payments/tests/unit schemas/tests
 
 test: install
 	$(PY) -m diary_events.generate --check

@@ -1,0 +1,1 @@
+"""Card-payments service: the pupil card — turnstile pass and meals card — on a double-entry ledger."""
