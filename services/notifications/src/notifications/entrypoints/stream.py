@@ -175,6 +175,16 @@ def stream_topics(*, app_id: str, topic_prefix: str) -> list[TopicSpec]:
     ]
 
 
+async def delivered(topic: faust.TopicT, **message: Any) -> None:
+    """Send to the next hop and wait for the broker's acknowledgement.
+
+    faust commits a source offset once the agent moves past the event; `send` alone only queues
+    the message, so a crash right after could commit an offset whose message never left.
+    """
+    pending = await topic.send(**message)
+    await pending
+
+
 def _hears(link: dict[str, str], notice: RawNotice) -> bool:
     """A guardian hears of what happens at the linked school from the moment of the link on."""
     school = notice.ids.get("school_id")
@@ -267,7 +277,8 @@ def build_stream_app(
             except ValueError as exc:  # MalformedEvent, or a body that is not JSON
                 reason = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("a poison message went to the dead-letter topic", extra={"reason": reason})
-                await dead_letters.send(
+                await delivered(
+                    dead_letters,
                     key=event.key,
                     value=event.value,
                     headers={**dict(event.headers), "dlq_reason": reason.encode()},
@@ -279,7 +290,7 @@ def build_stream_app(
             if hop == "direct":
                 await to_guardian(key, message)
             else:
-                await hops[hop].send(key=key, value=message)
+                await delivered(hops[hop], key=key, value=message)
 
     @app.agent(hops["by-class"])
     async def by_class(stream: StreamT[dict[str, Any]]) -> None:
@@ -292,7 +303,7 @@ def build_stream_app(
                 class_members[class_id] = members
             else:  # homework: every pupil of the class hears of it
                 for education in class_members[class_id]:
-                    await hops["by-education"].send(key=education, value=message)
+                    await delivered(hops["by-education"], key=education, value=message)
 
     @app.agent(hops["by-education"])
     async def by_education(stream: StreamT[dict[str, Any]]) -> None:
@@ -305,11 +316,13 @@ def build_stream_app(
                     "class": message["class"],
                 }
                 if message.get("from_class"):
-                    await hops["by-class"].send(
+                    await delivered(
+                        hops["by-class"],
                         key=message["from_class"],
                         value={"type": "membership", "education": education, "member": False},
                     )
-                await hops["by-class"].send(
+                await delivered(
+                    hops["by-class"],
                     key=message["class"],
                     value={"type": "membership", "education": education, "member": message["active"]},
                 )
@@ -321,7 +334,7 @@ def build_stream_app(
             notice = dict(message["notice"])
             notice["ids"] = {"class_id": owner["class"], **notice["ids"], "school_id": owner["school"]}
             notice["pupil_id"] = owner["pupil"]
-            await hops["by-pupil"].send(key=owner["pupil"], value={"type": "notice", "notice": notice})
+            await delivered(hops["by-pupil"], key=owner["pupil"], value={"type": "notice", "notice": notice})
 
     @app.agent(hops["by-pupil"])
     async def by_pupil(stream: StreamT[dict[str, Any]]) -> None:
