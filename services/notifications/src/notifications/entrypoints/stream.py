@@ -72,6 +72,11 @@ def _notice(envelope: Envelope, kind: str, **ids_and_facts: Any) -> RawNotice:
     )
 
 
+def _to(hop: str, key: object, notice: RawNotice) -> tuple[str, str, dict[str, Any]]:
+    """A notice bound for a hop (or straight to a guardian), keyed as that hop is."""
+    return hop, str(key), {"type": "notice", "notice": notice.model_dump()}
+
+
 def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
     """Which hop an event goes to first, keyed by what: (topic, key, message), or None."""
     event = envelope.decode()
@@ -96,7 +101,7 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
                 reason=event.reason,
                 comment=event.comment,
             )
-            return "direct", str(event.parent_account_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("direct", event.parent_account_id, notice)
         case PupilEnrolled() | PupilTransferred() | PupilLeftSchool():
             class_id = event.to_class_id if isinstance(event, PupilTransferred) else event.class_id
             message = {  # one message shape per hop: see the module's docstring
@@ -118,10 +123,10 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
                 work_type=event.work_type,
                 lesson_date=event.lesson_date,
             )
-            return "by-education", str(event.education_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("by-education", event.education_id, notice)
         case MarkCorrected():
             notice = _notice(envelope, "mark_corrected", value=event.value, reason=event.reason)
-            return "by-education", str(event.education_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("by-education", event.education_id, notice)
         case AttendanceMarked() if event.status != "present":
             kind = "absence" if event.status == "absent" else "lateness"
             notice = _notice(
@@ -133,7 +138,7 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
                 reason=event.absence_reason,
                 minutes_late=event.minutes_late,
             )
-            return "by-education", str(event.education_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("by-education", event.education_id, notice)
         case FinalMarkSet():
             notice = _notice(
                 envelope,
@@ -142,12 +147,12 @@ def classify(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
                 period_id=event.period_id,
                 value=event.value,
             )
-            return "by-education", str(event.education_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("by-education", event.education_id, notice)
         case HomeworkAssigned() if type(event) is HomeworkAssigned:  # not HomeworkChanged
             notice = _notice(
                 envelope, "homework", subject_id=event.subject_id, due_on=event.due_on, text=event.text[:300]
             )
-            return "by-class", str(event.class_id), {"type": "notice", "notice": notice.model_dump()}
+            return _to("by-class", event.class_id, notice)
     return None
 
 
